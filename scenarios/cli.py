@@ -1,0 +1,72 @@
+"""The ``ringsim`` command line: list, run and tour the scenarios."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Sequence
+
+from scenarios.registry import BY_NAME, SCENARIOS
+
+EXAMPLES = """\
+examples:
+  ringsim tour                    every landed scenario, in the article's order
+  ringsim list                    one scenario a line, pending ones marked
+  ringsim run cpu-foundations     one scenario
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ringsim",
+        description="ringsim: how an x86 Linux program enters the kernel and comes back.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("list", help="list the scenarios")
+    run = sub.add_parser("run", help="run one scenario")
+    run.add_argument("name", help="a scenario name (see 'ringsim list')")
+    sub.add_parser("tour", help="run every landed scenario in the article's order")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    if args.command == "list":
+        width = max(len(s.name) for s in SCENARIOS)
+        for s in SCENARIOS:
+            mark = " (pending: not landed yet)" if s.pending else ""
+            out.write(f"{s.name:<{width}}  {s.summary}{mark}\n")
+        return 0
+    if args.command == "run":
+        scenario = BY_NAME.get(args.name)
+        if scenario is None:
+            close = difflib.get_close_matches(args.name, BY_NAME, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see 'ringsim list'"
+            sys.stderr.write(f"ringsim: no scenario named {args.name!r}{hint}\n")
+            return 2
+        if scenario.run is None:
+            sys.stderr.write(
+                f"ringsim: scenario {scenario.name!r} is pending: its capability has not "
+                "landed yet\n"
+            )
+            return 2
+        out.write("\n".join(scenario.run()) + "\n")
+        return 0
+    if args.command == "tour":
+        landed = [s for s in SCENARIOS if s.run is not None]
+        for i, s in enumerate(landed):
+            if i:
+                out.write("\n")
+            out.write("\n".join(s.run()) + "\n")  # type: ignore[misc]
+        pending = [s.name for s in SCENARIOS if s.pending]
+        if pending:
+            out.write(f"\n({len(pending)} more stories are pending: {', '.join(pending)})\n")
+        return 0
+    parser.print_help(out)
+    return 0

@@ -1,0 +1,53 @@
+"""The scenarios: one per story of the article, in the article's order, landed or pending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from scenarios import cpu_foundations
+
+
+@attrs.frozen
+class Scenario:
+    """A story: its name, a one-line summary, and the function that tells it.
+
+    A pending story (``run`` is None) waits for a capability that has not
+    landed; it is listed as such and never faked.
+    """
+
+    name: str
+    summary: str
+    run: Callable[[], list[str]] | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.run is None
+
+
+def _build() -> tuple[Scenario, ...]:
+    stories = (
+        Scenario(
+            "cpu-foundations",
+            "Linux's GDT decoded from its bytes, a refused WRMSR, a ring-3 page fault",
+            cpu_foundations.run,
+        ),
+        Scenario("x86_64-syscall-read", "read() through SYSCALL on x86_64, end to end"),
+        Scenario("x86_32-sysenter-read", "read() through SYSENTER on an i386 kernel"),
+        Scenario("x86_32-int80-read", "read() through INT 0x80 on an i386 kernel"),
+        Scenario("ia32-compat", "a 32-bit program on a 64-bit kernel: ia32_sys_call_table"),
+        Scenario("execve-compat", "execve and compat_sys_execve: pointers to pointers"),
+        Scenario("x32-execve", "x32 execve: 520 with the x32 bit"),
+        Scenario("vdso-gettimeofday", "gettimeofday through the vDSO: no ring change"),
+        Scenario("ptrace-syscall", "PTRACE_SYSCALL and syscall_trace_enter's work"),
+    )
+    names = [s.name for s in stories]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f"scenario names used twice: {sorted(duplicates)}")
+    return stories
+
+
+SCENARIOS: tuple[Scenario, ...] = _build()
+BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}

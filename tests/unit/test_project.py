@@ -1,0 +1,115 @@
+"""The project's promises: README's two commands, CI, the command line, the docs."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import simulator.cpu
+from scenarios.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```sh\n(.*?)\n```", text, re.S)
+
+
+class TestReadme:
+    def test_opens_with_title_and_one_sentence(self):
+        """README starts with a title line, then one sentence on what ringsim is."""
+        lines = (ROOT / "README.md").read_text().splitlines()
+        assert lines[0] == "# ringsim"
+        assert lines[2].startswith("ringsim is ") and lines[2].count(". ") == 0
+        assert lines[2].endswith(".")
+
+    def test_exactly_two_commands(self):
+        """Exactly two commands: one runs the tour, one runs the tests; each makes a venv."""
+        run, test = _commands()
+        assert run.startswith("python3 -m venv .venv && ") and run.endswith("ringsim tour")
+        assert test.startswith("python3 -m venv .venv && ") and "pytest" in test
+        assert "'.[test]'" in test and "ruff check" in test and "ruff format --check" in test
+
+    def test_ci_runs_the_readme_test_command(self):
+        """.ci/run runs the README's test command with the ci Hypothesis profile."""
+        ci = (ROOT / ".ci" / "run").read_text()
+        assert _commands()[1] in ci
+        assert "HYPOTHESIS_PROFILE=ci" in ci
+
+
+class TestPackaging:
+    def test_runtime_dependencies(self):
+        """attrs is the only run-time dependency; the test extra has pytest, hypothesis, ruff."""
+        tomllib = pytest.importorskip("tomllib")
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        assert [d.split(">")[0].split("=")[0] for d in project["dependencies"]] == ["attrs"]
+        test = {re.split(r"[<>=]", d)[0] for d in project["optional-dependencies"]["test"]}
+        assert {"pytest", "hypothesis", "ruff"} <= test
+        assert project["requires-python"] == ">=3.10"
+        assert project["scripts"]["ringsim"] == "scenarios.cli:main"
+
+
+class TestCommandLine:
+    def test_tour(self, capsys):
+        """The tour tells the CPU story with the three refusals it promises."""
+        assert main(["tour"]) == 0
+        out = capsys.readouterr().out
+        assert "__USER_CS" in out and "#GP(0)" in out and "#PF error code 0x5" in out
+
+    def test_list_marks_pending(self, capsys):
+        """list shows one scenario a line, name first, pending ones marked."""
+        assert main(["list"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("cpu-foundations ")
+        assert any("pending" in line for line in lines)
+
+    def test_unknown_scenario_suggests(self, capsys):
+        """An unknown name exits 2 and suggests the closest one."""
+        assert main(["run", "cpu-foundation"]) == 2
+        assert "did you mean 'cpu-foundations'" in capsys.readouterr().err
+
+    def test_pending_scenario_refused(self, capsys):
+        """Running a pending scenario says so instead of faking it."""
+        assert main(["run", "x86_64-syscall-read"]) == 2
+        assert "pending" in capsys.readouterr().err
+
+    def test_python_m_scenarios(self):
+        """python -m scenarios is the same command line."""
+        done = subprocess.run(
+            [sys.executable, "-m", "scenarios", "list"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        assert done.stdout.startswith("cpu-foundations")
+
+
+class TestDocs:
+    def test_every_public_cpu_name_documented(self):
+        """Every name simulator.cpu exports appears in docs/cpu.md."""
+        text = (ROOT / "docs" / "cpu.md").read_text()
+        missing = [n for n in simulator.cpu.__all__ if f"`{n}" not in text]
+        assert missing == []
+
+    def test_cpu_doc_example_runs(self):
+        """The example at the top of docs/cpu.md runs and faults as its comment says."""
+        text = (ROOT / "docs" / "cpu.md").read_text()
+        code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+        scope: dict = {}
+        exec(code, scope)
+        cpu = scope["cpu"]
+        result = cpu.write(0x400000, b"\x90")
+        assert (result.vector, result.error_code, cpu.cr2) == (14, 0x3, 0x400000)
+
+
+@pytest.mark.parametrize("module", ["simulator", "simulator.cpu", "scenarios"])
+def test_imports_have_no_side_effects(module):
+    """Importing a package prints nothing."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
