@@ -406,6 +406,10 @@ class CPU:
             return signal.fault  # type: ignore[return-value]
         return None
 
+    def _check_linear(self, address: int) -> int:
+        """A linear address for the current mode: 64 bits in IA-32e mode, else 32."""
+        return check_int("address", address, 64 if self.long_mode_active else 32)
+
     def _linear_mask(self) -> int:
         return _MASK64 if self.long_mode_active else 0xFFFF_FFFF
 
@@ -523,7 +527,7 @@ class CPU:
             return bytes(data[off : off + size])
         first = PAGE_SIZE - off
         a = self._page_for(address, kind, implicit, stack)
-        b = self._page_for((address + first) & _MASK64, kind, implicit, stack)
+        b = self._page_for((address + first) & self._linear_mask(), kind, implicit, stack)
         return bytes(a[off:]) + bytes(b[: size - first])
 
     def _write_bytes(
@@ -538,7 +542,7 @@ class CPU:
         first = PAGE_SIZE - off
         # Check both pages before writing either: a refused access writes nothing.
         a = self._page_for(address, WRITE, implicit, stack)
-        b = self._page_for((address + first) & _MASK64, WRITE, implicit, stack)
+        b = self._page_for((address + first) & self._linear_mask(), WRITE, implicit, stack)
         a[off:] = data[:first]
         b[: size - first] = data[first:]
 
@@ -557,9 +561,11 @@ class CPU:
         for a non-canonical address in IA-32e mode, #PF with its error code
         (CR2 is set) when paging refuses. ``kind`` is read or fetch; an
         ``implicit`` access is the CPU's own (GDT, LDT, IDT, TSS), a
-        supervisor-mode access at any CPL.
+        supervisor-mode access at any CPL. Outside IA-32e mode linear
+        addresses have 32 bits (a wider one is a ValueError) and an access
+        that runs past 0xFFFFFFFF wraps to 0.
         """
-        address = check_int("address", address, 64)
+        address = self._check_linear(address)
         size = check_range("size", size, 1, PAGE_SIZE)
         k = _KIND[check_choice("kind", kind, ("read", "fetch"))]
         try:
@@ -571,7 +577,7 @@ class CPU:
         self, address: int, data: bytes, *, implicit: bool = False, stack: bool = False
     ) -> Fault | NotModeled | None:
         """Write bytes at a linear address with every architectural check (None on success)."""
-        address = check_int("address", address, 64)
+        address = self._check_linear(address)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data: expected bytes, received {type(data).__name__}")
         check_range("len(data)", len(data), 1, PAGE_SIZE)

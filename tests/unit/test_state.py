@@ -129,3 +129,26 @@ class TestAccessErrors:
         cpu.set_cr3(0x3000)
         cpu.add_address_space(0x3000, space)
         assert cpu.space is space
+
+
+class TestLegacyLinearAddresses:
+    def _legacy_cpu(self) -> CPU:
+        cpu = CPU()
+        space = AddressSpace("legacy")
+        space.map(0, 4096, zero=True)
+        space.map(0xFFFF_F000, 4096, zero=True)
+        cpu.add_address_space(0x1000, space)
+        cpu.set_cr3(0x1000)
+        cpu.cr0 = control.CR0_PE | control.CR0_PG
+        return cpu
+
+    def test_wider_address_refused(self):
+        """Outside IA-32e mode a linear address wider than 32 bits is API misuse."""
+        with pytest.raises(ValueError, match=r"address: expected 0 \.\. 0xffffffff"):
+            self._legacy_cpu().read(0x1_0000_0000, 1)
+
+    def test_access_wraps_at_4_gib(self):
+        """A legacy-mode access past 0xFFFFFFFF wraps to linear address 0 (SDM Vol. 3A §3.3)."""
+        cpu = self._legacy_cpu()
+        assert cpu.write(0xFFFF_FFFE, b"abcd") is None
+        assert cpu.read(0, 2) == b"cd"
