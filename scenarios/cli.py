@@ -14,6 +14,7 @@ examples:
   ringsim tour                    every landed scenario, in the article's order
   ringsim list                    one scenario a line, pending ones marked
   ringsim run cpu-foundations     one scenario
+  ringsim explain read            read's number, entry points and registers in each ABI
 """
 
 
@@ -29,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario")
     run.add_argument("name", help="a scenario name (see 'ringsim list')")
     sub.add_parser("tour", help="run every landed scenario in the article's order")
+    explain = sub.add_parser(
+        "explain", help="a system call's numbers, entry points and argument registers"
+    )
+    explain.add_argument("syscall", help="a system call name, such as read or execve")
+    explain.add_argument("--profile", default="linux-3.16", help="kernel profile (linux-3.16)")
     return parser
 
 
@@ -67,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         pending = [s.name for s in SCENARIOS if s.pending]
         if pending:
             out.write(f"\n({len(pending)} more stories are pending: {', '.join(pending)})\n")
+        return 0
+    if args.command == "explain":
+        import abi
+
+        try:
+            out.write(abi.explain(args.syscall, profile=args.profile))
+        except ValueError as error:
+            sys.stderr.write(f"ringsim: {error}\n")
+            return 2
         return 0
     parser.print_help(out)
     return 0

@@ -113,3 +113,17 @@ def test_imports_have_no_side_effects(module):
         [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+class TestExplain:
+    def test_explain_read(self, capsys):
+        """ringsim explain read prints its number in each ABI and its argument registers."""
+        assert main(["explain", "read"]) == 0
+        out = capsys.readouterr().out
+        assert "i386    3" in out and "x86_64  0" in out and "0x40000000" in out
+        assert "fd=rdi" in out and "fd=ebx" in out
+
+    def test_explain_unknown(self, capsys):
+        """An unknown system call exits 2 and suggests a close name."""
+        assert main(["explain", "reed"]) == 2
+        assert "read" in capsys.readouterr().err
