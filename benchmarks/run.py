@@ -15,8 +15,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scenarios.bare_cpu import (
+    IDT,
+    KERNEL_CODE,
+    KERNEL_CS,
+    L_KERNEL_CODE,
+    L_USER_CODE,
+    L_USER_STACK_TOP,
+    USER_CODE,
+    legacy_cpu,
+    long_mode_cpu,
+)
 from scenarios.cpu_foundations import USER_PAGE, boot_long_mode_cpu
+from simulator.cpu import Gate64
 from simulator.cpu import registers as R
+from simulator.cpu.assembler import assemble
+from simulator.cpu.decoder import decode
 from simulator.cpu.memory import READ
 
 RUNS = 7
@@ -102,6 +116,60 @@ def main() -> None:
     show("write (public cpu.write)", rate(mem_write_api, 50_000))
     print("state")
     show("cpu.snapshot()", rate(snapshots, 20_000))
+    print("decoder")
+    mov = assemble("mov eax, 3")
+
+    def decodes(n: int) -> None:
+        for _ in range(n):
+            decode(mov, mode=64)
+
+    show("decode('mov eax, 3') (uncached)", rate(decodes, 20_000))
+    print("bare-CPU round trips (decode included; cached after the first)")
+    show("SYSCALL + SYSRETQ (64-bit, Intel)", rate(_round_trip_syscall(), 5_000))
+    show("SYSENTER + 2 MOVs + SYSEXIT (i386, Intel)", rate(_round_trip_sysenter(), 5_000))
+    show("INT 0x80 + IRETQ (64-bit, Intel)", rate(_round_trip_int80(), 5_000))
+
+
+def _loop(cpu, user_rip: int, per_trip: int):
+    """A work function running ``per_trip`` instructions per round trip from ``user_rip``."""
+    step = cpu._step
+    r = cpu.r
+
+    def work(n: int) -> None:
+        for _ in range(n):
+            r[R.RIP] = user_rip
+            for _ in range(per_trip):
+                outcome = step(False)[0]
+                if outcome != "completed":
+                    raise RuntimeError(outcome)
+
+    return work
+
+
+def _round_trip_syscall():
+    cpu = long_mode_cpu("intel")
+    cpu.space.poke(KERNEL_CODE, assemble("sysretq"))
+    cpu.space.poke(USER_CODE, assemble("syscall"))
+    return _loop(cpu, USER_CODE, 2)
+
+
+def _round_trip_int80():
+    cpu = long_mode_cpu("intel")
+    handler = KERNEL_CODE + 0x300
+    cpu.space.poke(handler, assemble("iretq"))
+    gate = Gate64(offset=handler, selector=KERNEL_CS, type=0xE, dpl=3, present=True)
+    cpu.space.poke(IDT + 16 * 0x80, gate.encode())
+    cpu.space.poke(USER_CODE, assemble("int 0x80"))
+    return _loop(cpu, USER_CODE, 2)
+
+
+def _round_trip_sysenter():
+    cpu = legacy_cpu("intel")
+    back = L_USER_CODE + 2
+    esp = L_USER_STACK_TOP - 0x100
+    cpu.space.poke(L_KERNEL_CODE, assemble(f"mov edx, {back}\nmov ecx, {esp}\nsysexit", mode=32))
+    cpu.space.poke(L_USER_CODE, assemble("sysenter", mode=32))
+    return _loop(cpu, L_USER_CODE, 4)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import attrs
 
-from scenarios import cpu_foundations
+from scenarios import bare_round_trips, cpu_foundations
 
 
 @attrs.frozen
@@ -32,6 +32,11 @@ def _build() -> tuple[Scenario, ...]:
             "cpu-foundations",
             "Linux's GDT decoded from its bytes, a refused WRMSR, a ring-3 page fault",
             cpu_foundations.run,
+        ),
+        Scenario(
+            "bare-cpu-round-trips",
+            "SYSCALL/SYSRETQ and INT 0x80/IRETQ on a bare CPU, step by step, Intel and AMD",
+            bare_round_trips.run,
         ),
         Scenario("x86_64-syscall-read", "read() through SYSCALL on x86_64, end to end"),
         Scenario("x86_32-sysenter-read", "read() through SYSENTER on an i386 kernel"),

@@ -21,6 +21,7 @@ from simulator.cpu.descriptors import (
     selector_rpl,
     selector_ti,
 )
+from simulator.cpu.execute import CPU, RunResult, StepResult
 from simulator.cpu.faults import Fault, NotModeled
 from simulator.cpu.memory import (
     PAGE_SIZE,
@@ -43,7 +44,7 @@ from simulator.cpu.segments import (
     DescriptorCache,
     real_mode_cache,
 )
-from simulator.cpu.state import CPU, Change, Snapshot
+from simulator.cpu.state import Change, Snapshot
 from simulator.cpu.vendor import AMD, INTEL, VENDORS, Vendor
 
 __all__ = [
@@ -71,8 +72,10 @@ __all__ = [
     "MemorySnapshot",
     "NotModeled",
     "Registers",
+    "RunResult",
     "SegmentDescriptor",
     "Snapshot",
+    "StepResult",
     "SystemDescriptor",
     "TableRegister",
     "UnmappedError",

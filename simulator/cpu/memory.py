@@ -185,7 +185,7 @@ class AddressSpace:
     Only pages that were mapped cost memory.
     """
 
-    __slots__ = ("name", "pages", "shared", "split_vpn")
+    __slots__ = ("code_vpns", "decoded", "name", "pages", "shared", "split_vpn")
 
     def __init__(
         self,
@@ -196,6 +196,10 @@ class AddressSpace:
     ) -> None:
         self.name = name
         self.pages: dict[int, Page] = {}
+        # Decoded instructions by (linear address << 2 | mode), and the pages
+        # they came from: any change to such a page drops its entries.
+        self.decoded: dict[int, object] = {}
+        self.code_vpns: set[int] = set()
         self.shared = shared
         self.split_vpn = check_int("split", split, ADDRESS_BITS) >> PAGE_SHIFT
 
@@ -206,9 +210,23 @@ class AddressSpace:
         return self.pages.get(vpn)
 
     def _owner(self, vpn: int) -> dict[int, Page]:
+        self.code_changed(vpn)
         if self.shared is not None and vpn >= self.split_vpn:
             return self.shared.pages
         return self.pages
+
+    def code_space(self, vpn: int) -> AddressSpace:
+        """The space whose decode cache holds instructions of page ``vpn``."""
+        if self.shared is not None and vpn >= self.split_vpn:
+            return self.shared
+        return self
+
+    def code_changed(self, vpn: int) -> None:
+        """Forget the decoded instructions that overlap page ``vpn``."""
+        space = self.code_space(vpn)
+        if vpn in space.code_vpns or (vpn - 1) in space.code_vpns:
+            space.decoded.clear()
+            space.code_vpns.clear()
 
     def map(
         self,
@@ -261,6 +279,7 @@ class AddressSpace:
         flags = make_flags(writable=writable, user=user, executable=executable)
         for vpn in self._vpns(address, size):
             self._page(vpn).flags = flags
+            self.code_changed(vpn)
 
     def unmap(self, address: int, size: int) -> None:
         """Remove the pages that cover the range (unmapped pages are skipped)."""
@@ -283,6 +302,7 @@ class AddressSpace:
         for addr, _ in spans:
             self._page(addr >> PAGE_SHIFT)
         for addr, chunk in spans:
+            self.code_changed(addr >> PAGE_SHIFT)
             off = addr & PAGE_MASK
             self._page(addr >> PAGE_SHIFT).data[off : off + chunk] = data[pos : pos + chunk]
             pos += chunk
@@ -346,6 +366,8 @@ class AddressSpace:
     def restore(self, snap: MemorySnapshot) -> None:
         """Put this space's own pages back as ``snap`` recorded them."""
         self.pages = {}
+        self.decoded.clear()
+        self.code_vpns.clear()
         for vpn, flags, data in snap.pages:
             page = Page(flags)
             page.data[:] = data

@@ -143,7 +143,7 @@ def _mode(cr0: int, rflags: int, efer: int, cs: DescriptorCache) -> str:
     return C.PROTECTED
 
 
-class CPU:
+class CPUState:
     """One x86 logical processor's state, with checked access to its memory.
 
     Registers are named at the interface (``cpu.regs.read("eax")``); the hot
@@ -538,13 +538,24 @@ class CPU:
         off = address & PAGE_MASK
         if off + size <= PAGE_SIZE:
             self._page_for(address, WRITE, implicit, stack)[off : off + size] = data
+            self._code_written(address)
             return
         first = PAGE_SIZE - off
         # Check both pages before writing either: a refused access writes nothing.
+        second = (address + first) & self._linear_mask()
         a = self._page_for(address, WRITE, implicit, stack)
-        b = self._page_for((address + first) & self._linear_mask(), WRITE, implicit, stack)
+        b = self._page_for(second, WRITE, implicit, stack)
         a[off:] = data[:first]
         b[: size - first] = data[first:]
+        self._code_written(address)
+        self._code_written(second)
+
+    def _code_written(self, address: int) -> None:
+        """Drop decoded instructions of a page that was just written."""
+        space = self.space if self._cr0 & C.CR0_PG else self.physical
+        owner = space.code_space(address >> PAGE_SHIFT)
+        if owner.code_vpns:
+            owner.code_changed(address >> PAGE_SHIFT)
 
     def read(
         self,
