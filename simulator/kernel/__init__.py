@@ -1,0 +1,1 @@
+"""The toy Linux kernel on the CPU model."""

@@ -1,0 +1,221 @@
+"""arch/x86/kernel/entry_32.S (Linux 3.16): the i386 kernel's SYSENTER and INT 0x80 entries.
+
+SAVE_ALL pushes gs, fs, es, ds, eax, ebp, edi, esi, edx, ecx, ebx in that
+order, so the frame is struct pt_regs and, read from its bottom, the
+argument list of an asmlinkage handler: ebx is argument 1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import abi
+from simulator.cpu.assembler import assemble
+from simulator.cpu.registers import RAX, RBP, RBX, RCX, RDI, RDX, RFLAGS, RIP, RSI, RSP
+from simulator.cpu.segments import DS, ES, FS, GS
+from simulator.kernel import linux316 as L
+from simulator.kernel import uaccess
+
+if TYPE_CHECKING:
+    from simulator.kernel.kernel import Kernel
+
+SOURCE = "arch/x86/kernel/entry_32.S"
+_PT = {f.name: f.offset for f in abi.PT_REGS_32}
+_M32 = 0xFFFF_FFFF
+GPR_ORDER = (("bx", RBX), ("cx", RCX), ("dx", RDX), ("si", RSI), ("di", RDI), ("bp", RBP))
+TIF_WORK_SYSCALL_ENTRY = (
+    1 << L.TIF_SYSCALL_TRACE
+    | 1 << L.TIF_SYSCALL_EMU
+    | 1 << L.TIF_SYSCALL_AUDIT
+    | 1 << L.TIF_SECCOMP
+    | 1 << L.TIF_SINGLESTEP
+    | 1 << L.TIF_SYSCALL_TRACEPOINT
+)
+TIF_ALLWORK = (
+    TIF_WORK_SYSCALL_ENTRY
+    | 1 << L.TIF_SIGPENDING
+    | 1 << L.TIF_NEED_RESCHED
+    | 1 << L.TIF_NOTIFY_RESUME
+)
+
+
+def where(symbol: str) -> str:
+    return f"{symbol} ({SOURCE})"
+
+
+def place(k: Kernel) -> None:
+    """Lay out entry_32.S's two entries and their exits."""
+    k.routine(("ia32_sysenter_target", sysenter))
+    k.routine(("system_call", system_call))
+    k.routine(("sysenter_exit", assemble("sti\nsysexit", mode=32)))  # ENABLE_INTERRUPTS_SYSEXIT
+    k.routine(("restore_all", restore_all), ("irq_return", assemble("iret", mode=32)))
+
+
+def _save_all(k: Kernel, sp: int) -> int:
+    """SAVE_ALL below an orig_eax already pushed at ``sp``: returns the new esp (= pt_regs)."""
+    cpu = k.cpu
+    r = cpu.r
+    words = [r[reg] & _M32 for _, reg in GPR_ORDER]
+    words += [r[RAX] & _M32, cpu.sel[DS], cpu.sel[ES], cpu.sel[FS], cpu.sel[GS]]
+    base = sp - 11 * 4
+    # Memory order from the bottom: bx cx dx si di bp ax ds es fs gs.
+    k.kwrite_words(base, words[:6] + words[6:7] + words[7:], 4)
+    for name, sel in (("ds", L.USER_DS_32), ("es", L.USER_DS_32), ("fs", L.KERNEL_PERCPU_32)):
+        fault = cpu.load_segment(name, sel)
+        if fault is not None:
+            k.stop("oops", f"SAVE_ALL could not load {name}: {fault}")
+    r[RSP] = base
+    k.note(
+        where("SAVE_ALL"),
+        "cld; push gs, fs, es, ds, eax, ebp, edi, esi, edx, ecx, ebx; ds = es = __USER_DS, "
+        "fs = __KERNEL_PERCPU (gs is lazy)",
+    )
+    return base
+
+
+def sysenter(k: Kernel) -> None:
+    """ia32_sysenter_target (i386 kernel).
+
+    Registers on entry (the comment above ia32_sysenter_target):
+      eax  system call number
+      ebx  arg1, ecx arg2, edx arg3, esi arg4, edi arg5
+      ebp  user stack: 0(%ebp) is arg6
+    SYSENTER_ESP points past the TSS: the first instruction loads the real
+    stack from TSS.sp0.
+    """
+    cpu = k.cpu
+    r = cpu.r
+    task = k.current
+    assert task is not None
+    sp0 = k.kread(k.map.tss + 4, 4)  # movl TSS_sysenter_sp0(%esp),%esp
+    k.note(where("ia32_sysenter_target"), f"movl TSS_sysenter_sp0(%esp),%esp: esp = {sp0:#x}")
+    flags = (r[RFLAGS] | 0x200) & _M32
+    frame = [r[RAX] & _M32, task.sysenter_return, L.USER_CS_32, flags, r[RBP] & _M32, L.USER_DS_32]
+    sp = sp0 - 6 * 4
+    k.kwrite_words(sp, frame, 4)
+    k.note(
+        where("sysenter_past_esp"),
+        f"push __USER_DS, %ebp, flags (orl $X86_EFLAGS_IF), __USER_CS, sysenter_return "
+        f"({task.sysenter_return:#x}), %eax",
+    )
+    base = _save_all(k, sp)
+    k.enable_interrupts()
+    ebp = r[RBP] & _M32
+    if ebp >= L.PAGE_OFFSET_32 - 3:
+        k.note(
+            where("ia32_sysenter_target"),
+            f"cmpl $__PAGE_OFFSET-3,%ebp: {ebp:#x}: jae syscall_fault",
+        )
+        syscall_fault(k, base)
+        return
+    arg6 = uaccess.get_user(k, ebp, 4, "ia32_sysenter_target: 1: movl (%ebp),%ebp")
+    if arg6 is None:
+        syscall_fault(k, base)
+        return
+    r[RBP] = arg6
+    k.kwrite(base + _PT["bp"], arg6, 4)
+    k.note(
+        where("ia32_sysenter_target"),
+        f"1: movl (%ebp),%ebp; movl %ebp,PT_EBP(%esp): arg6 = {arg6:#x}",
+    )
+    if task.flags & TIF_WORK_SYSCALL_ENTRY:
+        k.unmodeled.append("sysenter_audit")
+        k.stop("not modeled", "syscall entry work arrives with the ptrace issue")
+    result = _call(k, "sysenter_do_call")
+    k.kwrite(base + _PT["ax"], result, 4)
+    r[RAX] = result
+    k.disable_interrupts()
+    if task.flags & TIF_ALLWORK:
+        k.note(where("sysexit_audit"), "work pending: leave by IRET")
+        r[RSP] = base
+        r[RIP] = k.symbols["restore_all"]
+        return
+    r[RDX] = k.kread(base + _PT["ip"], 4)
+    r[RCX] = k.kread(base + _PT["sp"], 4)
+    r[RBP] = 0
+    user_fs = k.kread(base + _PT["fs"], 4) & 0xFFFF
+    fault = cpu.load_segment("fs", user_fs)
+    if fault is not None:
+        k.stop("oops", f"sysenter_exit could not restore fs: {fault}")
+    k.note(
+        where("sysenter_exit"),
+        "movl PT_EIP(%esp),%edx; movl PT_OLDESP(%esp),%ecx; xorl %ebp,%ebp; "
+        "mov PT_FS(%esp),%fs; ENABLE_INTERRUPTS_SYSEXIT",
+    )
+    r[RIP] = k.symbols["sysenter_exit"]
+
+
+def _call(k: Kernel, label: str) -> int:
+    """cmpl $(NR_syscalls),%eax; jae ..._badsys; call *sys_call_table(,%eax,4)."""
+    r = k.cpu.r
+    table = k.tables["sys_call_table"]
+    nr = r[RAX] & _M32
+    if nr >= table.nr_syscalls:
+        k.note(where(label), f"cmpl $(NR_syscalls),%eax: {nr:#x} >= {table.nr_syscalls}: -ENOSYS")
+        return -k.errno("ENOSYS") & _M32
+    k.note(where(label), f"cmpl $(NR_syscalls),%eax: {nr} < {table.nr_syscalls}")
+    args = tuple(r[reg] & _M32 for _, reg in GPR_ORDER)
+    return k.call_table("sys_call_table", nr, args) & _M32
+
+
+def syscall_fault(k: Kernel, base: int) -> None:
+    """syscall_fault: PT_EAX = -EFAULT, then resume_userspace (an IRET exit)."""
+    k.kwrite(base + _PT["ax"], -k.errno("EFAULT"), 4)
+    k.note(where("syscall_fault"), "movl $-EFAULT,PT_EAX(%esp); jmp resume_userspace")
+    k.disable_interrupts()
+    k.cpu.r[RSP] = base
+    k.cpu.r[RIP] = k.symbols["restore_all"]
+
+
+def system_call(k: Kernel) -> None:
+    """system_call (i386): INT 0x80 through the DPL 3 trap gate.
+
+    Registers on entry (the comment above system_call):
+      eax  system call number
+      ebx  arg1, ecx arg2, edx arg3, esi arg4, edi arg5, ebp arg6
+    The CPU pushed SS, ESP, EFLAGS, CS and EIP from TSS.ss0:esp0; a trap gate
+    leaves IF set.
+    """
+    r = k.cpu.r
+    task = k.current
+    assert task is not None
+    sp = (r[RSP] - 4) & _M32
+    k.kwrite(sp, r[RAX] & _M32, 4)
+    k.note(where("system_call"), f"pushl %eax (orig_eax {r[RAX] & _M32:#x})")
+    base = _save_all(k, sp)
+    if task.flags & TIF_WORK_SYSCALL_ENTRY:
+        k.unmodeled.append("syscall_trace_entry")
+        k.stop("not modeled", "syscall entry work arrives with the ptrace issue")
+    result = _call(k, "syscall_call")
+    k.kwrite(base + _PT["ax"], result, 4)
+    k.note(where("syscall_after_call"), f"movl %eax,PT_EAX(%esp) ({result:#x})")
+    k.disable_interrupts()
+    r[RIP] = k.symbols["restore_all"]
+
+
+def restore_all(k: Kernel) -> None:
+    """restore_all: RESTORE_REGS 4 pops ebx..eax, ds, es, fs, gs and skips orig_eax, then iret."""
+    cpu = k.cpu
+    r = cpu.r
+    task = k.current
+    if task is not None and task.has(L.TIF_NOTIFY_RESUME):
+        task.set_flag(L.TIF_NOTIFY_RESUME, False)
+        k.note(
+            where("syscall_exit_work -> work_notifysig"),
+            "TIF_NOTIFY_RESUME: do_notify_resume (arch/x86/kernel/signal.c) clears it",
+        )
+    base = r[RSP] & _M32
+    words = k.kread_words(base, 11, 4)
+    for (_, reg), value in zip(GPR_ORDER, words[:6], strict=True):
+        r[reg] = value
+    r[RAX] = words[6]
+    for name, value in zip(("ds", "es", "fs"), words[7:10], strict=True):
+        fault = cpu.load_segment(name, value & 0xFFFF)
+        if fault is not None:
+            k.stop("oops", f"RESTORE_REGS could not load {name}: {fault}")
+    r[RSP] = base + 12 * 4
+    k.note(
+        where("restore_all"),
+        "RESTORE_REGS 4: pop ebx, ecx, edx, esi, edi, ebp, eax, ds, es, fs (gs lazy); "
+        "skip orig_eax; irq_return: iret",
+    )

@@ -1,0 +1,265 @@
+"""arch/x86/kernel/entry_64.S (Linux 3.16): system_call, its exits, and the pt_regs stubs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import abi
+from simulator.cpu.assembler import assemble
+from simulator.cpu.registers import (
+    R8,
+    R9,
+    R10,
+    R11,
+    R12,
+    R13,
+    R14,
+    R15,
+    RAX,
+    RBP,
+    RBX,
+    RCX,
+    RDI,
+    RDX,
+    RIP,
+    RSI,
+    RSP,
+)
+from simulator.cpu.segments import GS
+from simulator.kernel import linux316 as L
+
+if TYPE_CHECKING:
+    from simulator.kernel.kernel import Kernel
+
+SOURCE = "arch/x86/kernel/entry_64.S"
+_MASK64 = (1 << 64) - 1
+
+# pt_regs offsets (arch/x86/include/asm/calling.h, 3.16): ARGOFFSET = R11 = 48.
+_PT = {f.name: f.offset for f in abi.PT_REGS_64}
+ARGOFFSET = _PT["r11"]
+ARG_SLOTS = (("r11", R11), ("r10", R10), ("r9", R9), ("r8", R8), ("ax", RAX))
+REST_SLOTS = (("r15", R15), ("r14", R14), ("r13", R13), ("r12", R12), ("bp", RBP), ("bx", RBX))
+# Every work flag that sends a syscall off the fast path (asm/thread_info.h).
+TIF_WORK_SYSCALL_ENTRY = (
+    1 << L.TIF_SYSCALL_TRACE
+    | 1 << L.TIF_SYSCALL_EMU
+    | 1 << L.TIF_SYSCALL_AUDIT
+    | 1 << L.TIF_SECCOMP
+    | 1 << L.TIF_SINGLESTEP
+    | 1 << L.TIF_SYSCALL_TRACEPOINT
+)
+TIF_ALLWORK = (
+    TIF_WORK_SYSCALL_ENTRY
+    | 1 << L.TIF_SIGPENDING
+    | 1 << L.TIF_NEED_RESCHED
+    | 1 << L.TIF_NOTIFY_RESUME
+)
+# Entries that take the full register set: the stubs of syscall_64.tbl.
+IRET_STUBS = ("stub_execve", "stub_x32_execve", "stub_rt_sigreturn", "stub_x32_rt_sigreturn")
+FORK_STUBS = ("stub_fork", "stub_vfork", "stub_clone")
+
+
+def where(symbol: str) -> str:
+    return f"{symbol} ({SOURCE})"
+
+
+def place(k: Kernel) -> None:
+    """Lay out entry_64.S's routines: real SWAPGS/SYSRETQ/IRETQ around modeled bodies."""
+    k.routine(
+        ("system_call", assemble("swapgs")),
+        ("system_call_after_swapgs", system_call_after_swapgs),
+    )
+    k.routine(("native_usergs_sysret64", assemble("swapgs\nsysretq")))
+    k.routine(
+        ("int_ret_from_sys_call", int_ret_from_sys_call),
+        ("retint_swapgs", assemble("swapgs")),
+        ("restore_args", restore_args),
+        ("native_irq_return_iret", assemble("iretq")),
+    )
+
+
+def pt_regs_base(k: Kernel) -> int:
+    """task_pt_regs(current): the top of the kernel stack less sizeof(struct pt_regs)."""
+    assert k.current is not None
+    return k.current.kernel_stack_top - L.PT_REGS_SIZE_64
+
+
+def system_call_after_swapgs(k: Kernel) -> None:
+    """system_call, from system_call_after_swapgs to the call through sys_call_table.
+
+    Registers on entry (the comment above system_call in entry_64.S):
+      rax  system call number
+      rcx  return address (SYSCALL put RIP there)
+      r11  saved rflags (SYSCALL put RFLAGS there; R11 is clobbered)
+      rdi  arg0, rsi arg1, rdx arg2, r10 arg3 (moved to rcx for C), r8 arg4, r9 arg5
+    Only the argument registers are saved (a partial frame); rbx, rbp and
+    r12-r15 are callee-saved in C and stay live.
+    """
+    cpu = k.cpu
+    r = cpu.r
+    task = k.current
+    assert task is not None
+    gs = cpu.cache[GS].base
+    user_rsp = r[RSP]
+    k.kwrite(gs + L.PERCPU_OLD_RSP, user_rsp, 8)
+    kernel_stack = k.kread(gs + L.PERCPU_KERNEL_STACK, 8)
+    r[RSP] = kernel_stack
+    k.note(
+        where("system_call"),
+        f"movq %rsp,PER_CPU(old_rsp); movq PER_CPU(kernel_stack),%rsp: "
+        f"rsp {user_rsp:#x} -> {kernel_stack:#x}",
+    )
+    k.enable_interrupts()
+    # SAVE_ARGS 8,0: nine argument slots and orig_ax below the hardware-frame room.
+    sp = kernel_stack - (9 * 8 + 8)
+    r[RSP] = sp
+    base = sp - ARGOFFSET
+    k.kwrite_words(sp, [r[R11], r[R10], r[R9], r[R8], r[RAX]], 8)
+    k.kwrite_words(base + _PT["dx"], [r[RDX], r[RSI], r[RDI], r[RAX], r[RCX]], 8)
+    k.note(
+        where("system_call"),
+        "SAVE_ARGS 8,0: r11, r10, r9, r8, rax, rdx, rsi, rdi into pt_regs (RCX slot left "
+        f"stale); orig_ax = rax = {r[RAX]:#x}; RIP slot = rcx = {r[RCX]:#x}",
+    )
+    if task.flags & TIF_WORK_SYSCALL_ENTRY:
+        k.unmodeled.append("tracesys")
+        k.stop("not modeled", "tracesys (syscall entry work) arrives with the ptrace issue")
+    if k.options.get("x32", True):
+        nr = r[RAX] & L.SYSCALL_MASK_X32
+        r[RAX] = nr  # andl $__SYSCALL_MASK,%eax: a 32-bit op zero-extends rax
+        what = f"andl $__SYSCALL_MASK,%eax -> {nr:#x}; cmpl $__NR_syscall_max,%eax"
+    else:
+        nr = r[RAX]
+        what = f"cmpq $__NR_syscall_max,%rax ({nr:#x})"
+    table = k.tables["sys_call_table"]
+    if nr > table.max_number:
+        k.note(where("badsys"), f"{what}: above {table.max_number}: RAX slot = -ENOSYS")
+        k.kwrite(base + _PT["ax"], -k.errno("ENOSYS"), 8)
+        ret_from_sys_call(k)
+        return
+    entry = table.entries[nr]
+    k.note(where("system_call_fastpath"), f"{what}: {nr} <= {table.max_number}")
+    if entry in IRET_STUBS:
+        ptregs_stub(k, entry, nr)
+        return
+    r[RCX] = r[R10]
+    args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
+    result = k.call_table("sys_call_table", nr, args) & _MASK64
+    k.kwrite(base + _PT["ax"], result, 8)
+    k.note(where("system_call"), f"movq %rax,RAX-ARGOFFSET(%rsp): {result:#x}")
+    ret_from_sys_call(k)
+
+
+def ret_from_sys_call(k: Kernel) -> None:
+    """ret_from_sys_call / sysret_check: with no work pending, back by SYSRET."""
+    cpu = k.cpu
+    r = cpu.r
+    task = k.current
+    assert task is not None
+    k.disable_interrupts()
+    if task.flags & TIF_ALLWORK:
+        k.note(where("sysret_careful"), "work pending: FIXUP_TOP_OF_STACK, leave by IRET")
+        fixup_top_of_stack(k)
+        r[RSP] = pt_regs_base(k) + ARGOFFSET
+        r[RIP] = k.symbols["int_ret_from_sys_call"]
+        return
+    base = r[RSP] - ARGOFFSET
+    slots = k.kread_words(base + ARGOFFSET, 9, 8)
+    r[RCX] = k.kread(base + _PT["ip"], 8)
+    r[R11], r[R10], r[R9], r[R8], r[RAX] = slots[0:5]
+    r[RDX], r[RSI], r[RDI] = slots[6:9]
+    gs = cpu.cache[GS].base
+    r[RSP] = k.kread(gs + L.PERCPU_OLD_RSP, 8)
+    k.note(
+        where("sysret_check"),
+        "no work: movq RIP-ARGOFFSET(%rsp),%rcx; RESTORE_ARGS 1,-ARG_SKIP,0 (r11, r10, r9, r8, "
+        "rax, rdx, rsi, rdi from pt_regs); movq PER_CPU(old_rsp),%rsp; USERGS_SYSRET64",
+    )
+    r[RIP] = k.symbols["native_usergs_sysret64"]
+
+
+def save_rest(k: Kernel, base: int) -> None:
+    """SAVE_REST: rbx, rbp, r12-r15 into the rest of pt_regs."""
+    r = k.cpu.r
+    k.kwrite_words(base, [r[reg] for _, reg in REST_SLOTS], 8)
+
+
+def restore_rest(k: Kernel, base: int) -> None:
+    """RESTORE_REST: rbx, rbp, r12-r15 back from pt_regs."""
+    r = k.cpu.r
+    for (_, reg), value in zip(REST_SLOTS, k.kread_words(base, 6, 8), strict=True):
+        r[reg] = value
+
+
+def fixup_top_of_stack(k: Kernel) -> None:
+    """FIXUP_TOP_OF_STACK: RSP = old_rsp, SS = __USER_DS, CS = __USER_CS, RCX = -1, EFLAGS = R11."""
+    base = pt_regs_base(k)
+    gs = k.cpu.cache[GS].base
+    old_rsp = k.kread(gs + L.PERCPU_OLD_RSP, 8)
+    k.kwrite(base + _PT["sp"], old_rsp, 8)
+    k.kwrite(base + _PT["ss"], L.USER_DS_64, 8)
+    k.kwrite(base + _PT["cs"], L.USER_CS_64, 8)
+    k.kwrite(base + _PT["cx"], _MASK64, 8)
+    k.kwrite(base + _PT["flags"], k.kread(base + _PT["r11"], 8), 8)
+    k.note(
+        where("FIXUP_TOP_OF_STACK"),
+        "complete the frame for IRET: RSP = old_rsp, SS = __USER_DS, CS = __USER_CS, "
+        "RCX slot = -1, EFLAGS slot = R11 slot",
+    )
+
+
+def ptregs_stub(k: Kernel, entry: str, nr: int) -> None:
+    """stub_execve and friends: SAVE_REST, FIXUP_TOP_OF_STACK, call, leave by IRET."""
+    r = k.cpu.r
+    base = pt_regs_base(k)
+    save_rest(k, base)
+    k.note(where(entry), f"{entry}: addq $8,%rsp; SAVE_REST (rbx, rbp, r12-r15 into pt_regs)")
+    fixup_top_of_stack(k)
+    r[RSP] = base
+    target = {
+        "stub_execve": "sys_execve",
+        "stub_x32_execve": "compat_sys_execve",
+        "stub_rt_sigreturn": "sys_rt_sigreturn",
+        "stub_x32_rt_sigreturn": "sys32_x32_rt_sigreturn",
+    }[entry]
+    args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
+    result = k.call_stub(entry, target, nr, args) & _MASK64
+    if entry == "stub_x32_execve":
+        k.note(where(entry), "RESTORE_TOP_OF_STACK")
+    k.kwrite(base + _PT["ax"], result, 8)
+    restore_rest(k, base)
+    k.note(
+        where(entry), f"movq %rax,RAX(%rsp) ({result:#x}); RESTORE_REST; jmp int_ret_from_sys_call"
+    )
+    r[RSP] = base + ARGOFFSET
+    r[RIP] = k.symbols["int_ret_from_sys_call"]
+
+
+def int_ret_from_sys_call(k: Kernel) -> None:
+    """int_ret_from_sys_call: interrupts off, work check, clear TS_COMPAT, on to retint_swapgs."""
+    task = k.current
+    assert task is not None
+    k.disable_interrupts()
+    if task.has(L.TIF_NOTIFY_RESUME):
+        task.set_flag(L.TIF_NOTIFY_RESUME, False)
+        k.note(
+            where("int_with_check -> int_signal"),
+            "TIF_NOTIFY_RESUME: do_notify_resume (arch/x86/kernel/signal.c) clears it",
+        )
+    task.status &= ~L.TS_COMPAT
+    k.note(where("int_ret_from_sys_call"), "no work pending: andl $~TS_COMPAT; jmp retint_swapgs")
+
+
+def restore_args(k: Kernel) -> None:
+    """restore_args: RESTORE_ARGS 1,8,1 reloads every argument register, rcx included, and
+    skips orig_ax so that rsp points at the IRET frame."""
+    r = k.cpu.r
+    sp = r[RSP]
+    slots = k.kread_words(sp, 9, 8)
+    r[R11], r[R10], r[R9], r[R8], r[RAX], r[RCX], r[RDX], r[RSI], r[RDI] = slots
+    r[RSP] = sp + 9 * 8 + 8
+    k.note(
+        where("restore_args"),
+        f"RESTORE_ARGS 1,8,1: all argument registers from pt_regs (rcx = {r[RCX]:#x}); "
+        "rsp -> the IRET frame",
+    )

@@ -1,0 +1,326 @@
+"""fs/exec.c and fs/binfmt_elf.c (Linux 3.16): execve, its pointer-to-pointer arguments.
+
+sys_execve and compat_sys_execve differ only in how they read argv and envp:
+user_arg_ptr holds whether the array is of native pointers or of 32-bit
+compat_uptr_t, and get_user_arg_ptr reads one element accordingly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import abi
+from simulator.kernel import elf, fs, traps, uaccess
+from simulator.kernel import linux316 as L
+
+if TYPE_CHECKING:
+    from simulator.kernel.kernel import Kernel
+    from simulator.kernel.task import Task
+
+MAX_ARG_STRINGS = 0x7FFF_FFFF  # include/uapi/linux/binfmts.h
+MAX_ARG_STRLEN = 32 * 4096  # PAGE_SIZE * 32
+PATH_MAX = 4096
+_M32 = 0xFFFF_FFFF
+HANDLERS: dict[str, Callable[..., int]] = {}
+
+
+def stack_top(kernel: str, abi_name: str) -> int:
+    """ringsim's STACK_TOP per process: below TASK_SIZE (x86_64: TASK_SIZE_MAX; TIF_ADDR32
+    tasks: IA32_PAGE_OFFSET; i386: PAGE_OFFSET), without randomisation."""
+    if kernel == "i386":
+        return 0xBFFF_F000
+    if abi_name == "x86_64":
+        return 0x7FFF_FFFF_E000
+    return 0xFFFF_D000
+
+
+def _where(fn: str, file: str = "fs/exec.c") -> str:
+    return f"{fn} ({file})"
+
+
+def _count(k: Kernel, array: int, compat: bool, what: str) -> list[int] | int:
+    """count() with get_user_arg_ptr: the user pointers of a NULL-terminated array, or -errno."""
+    if array == 0:
+        return []
+    size = 4 if compat else 8
+    pointers: list[int] = []
+    while True:
+        p = uaccess.get_user(k, array + size * len(pointers), size, f"get_user_arg_ptr ({what})")
+        if p is None:
+            k.note(_where("count"), f"{what}[{len(pointers)}]: the pointer cannot be read: -EFAULT")
+            return -k.errno("EFAULT")
+        if p == 0:
+            return pointers
+        pointers.append(p)
+        if len(pointers) >= MAX_ARG_STRINGS:
+            return -k.errno("E2BIG")
+
+
+def _strings(k: Kernel, pointers: list[int], what: str) -> list[bytes] | int:
+    """copy_strings: each string by strnlen_user, at most MAX_ARG_STRLEN bytes."""
+    out: list[bytes] = []
+    for i, p in enumerate(pointers):
+        s = uaccess.strncpy_from_user(k, p, MAX_ARG_STRLEN)
+        if isinstance(s, int):
+            if s == -k.errno("ENAMETOOLONG"):
+                return -k.errno("E2BIG")
+            k.note(_where("copy_strings"), f"{what}[{i}] at {p:#x} cannot be read: -EFAULT")
+            return s
+        out.append(s)
+    return out
+
+
+def _execve(k: Kernel, name: str, filename: int, argv: int, envp: int, *, compat: bool) -> int:
+    task = k.current
+    assert task is not None
+    ptr_mask = _M32 if (compat or k.kind == "i386") else (1 << 64) - 1
+    filename, argv, envp = filename & ptr_mask, argv & ptr_mask, envp & ptr_mask
+    kind = "compat_uptr_t (32-bit)" if compat or k.kind == "i386" else "64-bit pointers"
+    k.note(
+        _where(name), f"user_arg_ptr{{is_compat = {compat}}}: argv and envp are arrays of {kind}"
+    )
+    path = uaccess.strncpy_from_user(k, filename, PATH_MAX)
+    if isinstance(path, int):
+        return path
+    if not path:
+        return -k.errno("ENOENT")
+    text = path.decode("latin-1")
+    inode = k.fs.lookup(text, cwd=task.cwd)
+    if isinstance(inode, int):
+        k.note(_where("do_open_exec"), f"{text!r}: -{abi.errno_name(-inode)}")
+        return inode
+    refused = fs.may_exec(inode)
+    if refused:
+        k.note(_where("do_open_exec"), f"{text!r}: may_open(MAY_EXEC): -EACCES")
+        return refused
+    args = _count(k, argv, compat or k.kind == "i386", "argv")
+    if isinstance(args, int):
+        return args
+    envs = _count(k, envp, compat or k.kind == "i386", "envp")
+    if isinstance(envs, int):
+        return envs
+    k.note(_where("count"), f"argc = {len(args)}, envc = {len(envs)}")
+    arg_strings = _strings(k, args, "argv")
+    if isinstance(arg_strings, int):
+        return arg_strings
+    env_strings = _strings(k, envs, "envp")
+    if isinstance(env_strings, int):
+        return env_strings
+    k.note(
+        _where("copy_strings"),
+        f"argv {[s.decode('latin-1') for s in arg_strings]}, "
+        f"{len(env_strings)} environment strings",
+    )
+    image = elf.parse_executable(bytes(inode.data), kernel=k.kind, x32=True)
+    if isinstance(image, elf.ElfError):
+        if image.errno is None:
+            return k.not_modeled("search_binary_handler", image.reason)
+        if image.signal:
+            k.note(
+                _where("load_elf_binary", "fs/binfmt_elf.c"),
+                f"{image.reason} after the point of no return",
+            )
+            traps.kill(
+                k,
+                traps.SIGKILL if image.signal == "SIGKILL" else traps.SIGSEGV,
+                reason=image.reason,
+            )
+        k.note(_where("load_elf_binary", "fs/binfmt_elf.c"), f"{image.reason}: -ENOEXEC")
+        return image.errno
+    load_image(k, task, image, text, arg_strings, env_strings)
+    return 0
+
+
+def load_image(
+    k: Kernel, task: Task, image: elf.ElfImage, filename: str, argv: list[bytes], envp: list[bytes]
+) -> None:
+    """From flush_old_exec on: a new mm, the personality, the segments, the stack, start_thread."""
+    new_abi = image.abi
+    old_mm = task.mm
+    mm = k.new_address_space(f"mm of pid {task.pid} ({filename})")
+    k.cpu.add_address_space(task.cr3, mm)
+    k.cpu.set_cr3(task.cr3)
+    task.mm = mm
+    task.tls = [0, 0, 0]
+    k.load_tls(task)
+    k.note(_where("flush_old_exec -> exec_mmap"), "the old image is gone: a new mm; TLS cleared")
+    if k.kind == "x86_64":
+        task.flags &= ~(1 << L.TIF_IA32 | 1 << L.TIF_ADDR32 | 1 << L.TIF_X32)
+        if new_abi == "i386":
+            task.flags |= 1 << L.TIF_IA32 | 1 << L.TIF_ADDR32
+            how = "set_personality_ia32(false): TIF_IA32, TIF_ADDR32"
+        elif new_abi == "x32":
+            task.flags |= 1 << L.TIF_X32 | 1 << L.TIF_ADDR32
+            how = "set_personality_ia32(true): TIF_X32, TIF_ADDR32"
+        else:
+            how = "set_personality_64bit: TIF_IA32, TIF_ADDR32, TIF_X32 cleared"
+        k.note(_where("SET_PERSONALITY", "arch/x86/kernel/process_64.c"), how)
+    task.abi = new_abi
+    load_addr = None
+    for ph in image.load_segments:
+        start = ph.vaddr & ~0xFFF
+        end = (ph.vaddr + ph.memsz + 0xFFF) & ~0xFFF
+        mm.map(
+            start,
+            end - start,
+            user=True,
+            writable=bool(ph.flags & elf.PF_W),
+            executable=bool(ph.flags & elf.PF_X),
+            zero=True,
+        )
+        mm.poke(ph.vaddr, image.file_bytes(ph))
+        if load_addr is None:
+            load_addr = ph.vaddr - ph.offset
+        k.note(
+            _where("elf_map", "fs/binfmt_elf.c"),
+            f"PT_LOAD {ph.vaddr:#x}-{ph.vaddr + ph.memsz:#x} "
+            + "".join(
+                c for c, b in (("r", elf.PF_R), ("w", elf.PF_W), ("x", elf.PF_X)) if ph.flags & b
+            ),
+        )
+    wide = new_abi == "x86_64"
+    word = 8 if wide else 4
+    top = stack_top(k.kind, new_abi)
+    pages = 32
+    mm.map(top - pages * 0x1000, pages * 0x1000, user=True, executable=False, zero=True)
+    vdso = 0
+    if new_abi == "i386":
+        from simulator.kernel import vdso32
+
+        variant = k.vdso_variant
+        vdso = k.map.vdso32
+        page = bytearray(0x1000)
+        page[vdso32.TEXT_OFFSET : vdso32.TEXT_OFFSET + len(variant.code)] = variant.code
+        mm.map(
+            vdso, 0x1000, user=True, writable=False, executable=True, data=bytes(page), zero=True
+        )
+        task.vdso32 = vdso
+        task.sysenter_return = vdso + vdso32.TEXT_OFFSET + (variant.sysenter_return or 0)
+    # Strings at the top: the filename, envp, argv (copy_strings runs top-down).
+    sp = top - word
+    filename_b = filename.encode("latin-1") + b"\0"
+    sp -= len(filename_b)
+    execfn = sp
+    mm.poke(sp, filename_b)
+    env_addrs = []
+    for s in reversed(envp):
+        sp -= len(s) + 1
+        mm.poke(sp, s + b"\0")
+        env_addrs.insert(0, sp)
+    arg_addrs = []
+    for s in reversed(argv):
+        sp -= len(s) + 1
+        mm.poke(sp, s + b"\0")
+        arg_addrs.insert(0, sp)
+    platform = b"x86_64\0" if k.kind == "x86_64" and wide else b"i686\0"
+    sp -= len(platform)
+    mm.poke(sp, platform)
+    platform_addr = sp
+    sp -= 16
+    random_addr = sp
+    mm.poke(sp, bytes((task.pid * 31 + i * 7) & 0xFF for i in range(16)))
+    phdr = (load_addr or 0) + image.phoff
+    auxv: list[tuple[int, int]] = []
+    if new_abi == "i386":
+        auxv.append((abi.AT_SYSINFO, vdso + 0x400))
+    aux_names = abi.AUXV_TYPES
+    auxv += [
+        (aux_names["AT_HWCAP"], 0),
+        (aux_names["AT_PAGESZ"], 4096),
+        (aux_names["AT_CLKTCK"], 100),
+        (aux_names["AT_PHDR"], phdr),
+        (aux_names["AT_PHENT"], image.phentsize),
+        (aux_names["AT_PHNUM"], image.phnum),
+        (aux_names["AT_BASE"], 0),
+        (aux_names["AT_FLAGS"], 0),
+        (aux_names["AT_ENTRY"], image.entry),
+        (aux_names["AT_UID"], 0),
+        (aux_names["AT_EUID"], 0),
+        (aux_names["AT_GID"], 0),
+        (aux_names["AT_EGID"], 0),
+        (aux_names["AT_SECURE"], 0),
+        (aux_names["AT_RANDOM"], random_addr),
+        (aux_names["AT_EXECFN"], execfn),
+        (aux_names["AT_PLATFORM"], platform_addr),
+        (aux_names["AT_NULL"], 0),
+    ]
+    task.auxv = tuple(auxv)
+    items = 1 + len(arg_addrs) + 1 + len(env_addrs) + 1 + 2 * len(auxv)
+    sp = (sp - items * word) & ~0xF  # STACK_ROUND
+    words = [len(arg_addrs), *arg_addrs, 0, *env_addrs, 0]
+    for key, value in auxv:
+        words += [key, value]
+    mm.poke(sp, b"".join(w.to_bytes(word, "little") for w in words))
+    k.note(
+        _where("create_elf_tables", "fs/binfmt_elf.c"),
+        f"stack at {sp:#x}: argc {len(arg_addrs)}, argv, envp, {len(auxv)} auxv entries "
+        f"(AT_PHDR {phdr:#x}, AT_ENTRY {image.entry:#x}"
+        + (f", AT_SYSINFO {vdso + 0x400:#x}" if new_abi == "i386" else "")
+        + ")",
+    )
+    start_thread(k, task, image.entry, sp)
+    task.execs += 1
+    del old_mm
+
+
+def start_thread(k: Kernel, task: Task, ip: int, sp: int) -> None:
+    """ELF_PLAT_INIT then start_thread: zeroed registers and a new frame in pt_regs."""
+    if k.kind == "x86_64":
+        from simulator.kernel import entry_64 as E
+
+        base = E.pt_regs_base(k)
+        cs = L.USER_CS_64 if task.abi in ("x86_64", "x32") else L.USER32_CS
+        regs = {f.name: 0 for f in abi.PT_REGS_64}
+        regs.update(ip=ip, cs=cs, flags=0x200, sp=sp, ss=L.USER_DS_64, orig_ax=-1 & ((1 << 64) - 1))
+        k.kwrite_words(base, [regs[f.name] for f in abi.PT_REGS_64], 8)
+        ds = 0 if task.abi != "i386" else L.USER_DS_64
+        cpu = k.cpu
+        for name, sel in (("ds", ds), ("es", ds), ("fs", 0)):
+            fault = cpu.load_segment(name, sel)
+            assert fault is None, fault
+        cpu.sel[5] = 0  # load_gs_index(0): the user GS selector; its base is in KERNEL_GS_BASE
+        cpu.msr.values[0xC000_0102] = 0
+        cpu.write_msr("IA32_FS_BASE", 0)
+        gs = cpu.cache[5].base
+        k.kwrite(gs + L.PERCPU_OLD_RSP, sp, 8)
+        k.note(
+            _where("start_thread_common", "arch/x86/kernel/process_64.c"),
+            f"ELF_PLAT_INIT zeroes the registers; ip = {ip:#x}, sp = {sp:#x}, cs = {cs:#x}, "
+            f"ss = __USER_DS, flags = X86_EFLAGS_IF; fs = gs = 0, ds = es = {ds:#x}; force_iret()",
+        )
+        task.set_flag(L.TIF_NOTIFY_RESUME)
+    else:
+        base = task.kernel_stack_top - 8 - L.PT_REGS_SIZE_32
+        regs = {f.name: 0 for f in abi.PT_REGS_32}
+        regs.update(
+            ds=L.USER_DS_32,
+            es=L.USER_DS_32,
+            fs=0,
+            gs=0,
+            orig_ax=_M32,
+            ip=ip,
+            cs=L.USER_CS_32,
+            flags=0x200,
+            sp=sp,
+            ss=L.USER_DS_32,
+        )
+        k.kwrite_words(base, [regs[f.name] for f in abi.PT_REGS_32], 4)
+        k.cpu.sel[5] = 0
+        k.note(
+            _where("start_thread", "arch/x86/kernel/process_32.c"),
+            f"ELF_PLAT_INIT zeroes the registers; ip = {ip:#x}, sp = {sp:#x}, cs = __USER_CS, "
+            "ds = es = ss = __USER_DS, fs = gs = 0; TIF_NOTIFY_RESUME forces the IRET path",
+        )
+        task.set_flag(L.TIF_NOTIFY_RESUME)
+
+
+def _register(name: str, compat: bool) -> None:
+    def handler(k: Kernel, filename: int, argv: int, envp: int, *_: int) -> int:
+        return _execve(k, name, filename, argv, envp, compat=compat)
+
+    HANDLERS[name] = handler
+
+
+_register("sys_execve", False)
+_register("compat_sys_execve", True)

@@ -1,0 +1,206 @@
+"""The toy kernel's state and plumbing: text symbols, hooks, tasks, dispatch, traces, stops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import abi
+from simulator.cpu import CPU, AddressSpace
+from simulator.cpu.faults import FaultSignal
+from simulator.cpu.memory import READ
+from simulator.cpu.registers import RFLAGS, RIP
+from simulator.kernel import linux316 as L
+from simulator.kernel.task import Task
+from simulator.trace import KERNEL, NOT_MODELED, Trace
+
+Hook = Callable[["Kernel"], None]
+
+
+class KernelStop(Exception):
+    """A modeled kernel routine ends the run: the task exited, was killed, or the kernel oopsed."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Kernel:
+    """One booted kernel on one CPU.
+
+    ``symbols`` maps kernel symbols to addresses in kernel text; a symbol is
+    either real machine code the CPU executes (the exits: SWAPGS, SYSRETQ,
+    SYSEXIT, IRETQ) or a hook where a modeled routine runs in Python.
+    ``trace`` is the Trace of the call in progress, or None (tracing off).
+    """
+
+    def __init__(self, cpu: CPU, kind: str, vendor: str, *, options: dict[str, Any]) -> None:
+        self.cpu = cpu
+        self.kind = kind
+        self.vendor = vendor
+        self.options = options
+        self.map = L.MAP_64 if kind == "x86_64" else L.MAP_32
+        self.word_bits = 64 if kind == "x86_64" else 32
+        self.user_limit = L.TASK_SIZE_MAX_64 if kind == "x86_64" else L.PAGE_OFFSET_32
+        self.kspace = AddressSpace("kernel half")
+        self.symbols: dict[str, int] = {}
+        self.addresses: dict[int, str] = {}
+        self._text_cursor = self.map.kernel_text
+        self.kspace.map(self.map.kernel_text, 0x10000, user=False, writable=False, zero=True)
+        self.tasks: dict[int, Task] = {}
+        self.current: Task | None = None
+        self.trace: Trace | None = None
+        self.stopped: KernelStop | None = None
+        self.unmodeled: list[str] = []
+        self.clock_ns = 1_404_000_000 * 1_000_000_000  # 2014-06-29, when 3.16 was near
+        self.fs: Any = None
+        self.tables: dict[str, abi.KernelSyscallTable] = {}
+        self.vdso_variant: Any = None
+        self.handlers: dict[str, Callable[..., int]] = {}
+
+    # ---------------------------------------------------------------- text
+
+    def routine(self, *parts: tuple[str | None, bytes | Hook]) -> int:
+        """Lay out one routine in kernel text: labelled parts, each real code or a hook.
+
+        Parts are consecutive, so a hook that does not jump elsewhere falls
+        through into the next part (a hook occupies one byte, a NOP nobody
+        executes). Returns the address of the first part.
+        """
+        start = self._text_cursor
+        address = start
+        for label, part in parts:
+            if label is not None:
+                if label in self.symbols:
+                    raise ValueError(f"kernel symbol {label!r} placed twice")
+                self.symbols[label] = address
+                self.addresses[address] = label
+            if callable(part):
+                self.cpu.hooks[address] = self._hook(part, address)
+                self.kspace.poke(address, b"\x90")
+                address += 1
+            else:
+                self.kspace.poke(address, part)
+                address += len(part)
+        self._text_cursor = (address + 15) & ~15
+        return start
+
+    def _hook(self, hook: Hook, address: int) -> Callable[[CPU], None]:
+        r = self.cpu.r
+
+        def run(_cpu: CPU) -> None:
+            try:
+                hook(self)
+            except KernelStop as stop:
+                self.stopped = stop
+                return
+            except FaultSignal as signal:
+                self.stopped = KernelStop("oops", f"kernel fault outside any fixup: {signal.fault}")
+                return
+            if r[RIP] == address:
+                r[RIP] = address + 1
+
+        return run
+
+    def stop(self, reason: str, detail: str) -> None:
+        """End the run from inside a modeled routine."""
+        raise KernelStop(reason, detail)
+
+    # ---------------------------------------------------------------- helpers
+
+    def note(self, where: str, what: str, changes: tuple = ()) -> None:
+        """Record a modeled step at the CPU's current ring (free when tracing is off)."""
+        if self.trace is not None:
+            self.trace.record(KERNEL, self.cpu.cpl, where, what, changes)
+
+    def errno(self, name: str) -> int:
+        return abi.errno_number(name)
+
+    def kread(self, address: int, size: int) -> int:
+        """A kernel read of kernel memory (a bug in ringsim if it faults)."""
+        return int.from_bytes(self.cpu._read_bytes(address, size, READ), "little")
+
+    def kwrite(self, address: int, value: int, size: int) -> None:
+        mask = (1 << (8 * size)) - 1
+        self.cpu._write_bytes(address, (value & mask).to_bytes(size, "little"))
+
+    def kwrite_words(self, address: int, values: list[int], size: int) -> None:
+        mask = (1 << (8 * size)) - 1
+        self.cpu._write_bytes(
+            address, b"".join((v & mask).to_bytes(size, "little") for v in values)
+        )
+
+    def kread_words(self, address: int, count: int, size: int) -> list[int]:
+        data = self.cpu._read_bytes(address, count * size, READ)
+        return [int.from_bytes(data[i : i + size], "little") for i in range(0, len(data), size)]
+
+    def enable_interrupts(self) -> None:
+        self.cpu.r[RFLAGS] |= 0x200
+
+    def disable_interrupts(self) -> None:
+        self.cpu.r[RFLAGS] &= ~0x200
+
+    # ---------------------------------------------------------------- dispatch
+
+    def call_table(self, table: str, number: int, args: tuple[int, ...]) -> int:
+        """``call *<table>(,%rax,8)``: run the handler of entry ``number``, return its value."""
+        entry = self.tables[table].entries[number]
+        handler = self.handlers.get(entry)
+        if handler is None:
+            if entry in ("sys_ni_syscall", "compat_ni_syscall"):
+                self.note(
+                    f"{entry} (kernel/sys_ni.c)",
+                    f"{table}[{number}] is a hole: -ENOSYS",
+                )
+                return -self.errno("ENOSYS")
+            return self.not_modeled(entry, f"{table}[{number}] = {entry}")
+        self.note(
+            f"{table} ({self.tables[table].source})",
+            f"call *{table}(,%rax,{8 if self.kind == 'x86_64' else 4}) -> "
+            f"{table}[{number}] = {entry}",
+        )
+        return handler(self, *args)
+
+    def call_stub(self, stub: str, target: str, number: int, args: tuple[int, ...]) -> int:
+        """A stub's ``call <target>`` (sys_execve from stub_execve, ...)."""
+        self.note(f"{stub}", f"call {target}")
+        handler = self.handlers.get(target)
+        if handler is None:
+            return self.not_modeled(target, f"{stub} -> {target}")
+        return handler(self, *args)
+
+    def not_modeled(self, entry: str, detail: str) -> int:
+        """A real kernel function ringsim does not model: say so, and answer a placeholder."""
+        self.unmodeled.append(entry)
+        if self.trace is not None:
+            self.trace.record(
+                NOT_MODELED,
+                self.cpu.cpl,
+                entry,
+                f"{detail}: not modeled by ringsim (-ENOSYS here is ringsim's placeholder, "
+                "not Linux's answer)",
+            )
+        return -self.errno("ENOSYS")
+
+    def new_address_space(self, name: str) -> AddressSpace:
+        """An mm whose kernel half is the shared one."""
+        return AddressSpace(name, shared=self.kspace, split=self.map.split)
+
+    def tls_base_index(self) -> int:
+        return L.GDT_ENTRY_TLS_MIN_64 if self.kind == "x86_64" else L.GDT_ENTRY_TLS_MIN_32
+
+    def load_tls(self, task: Task) -> None:
+        """load_TLS: copy the task's three TLS descriptors into the GDT."""
+        if task is not self.current:
+            return
+        base = self.map.gdt + self.tls_base_index() * 8
+        self.kspace.poke(base, b"".join(d.to_bytes(8, "little") for d in task.tls))
+
+    def guard(self, fn: Callable[[], int]) -> int:
+        """Run a handler body; a FaultSignal that escapes it is a kernel bug: an oops."""
+        try:
+            return fn()
+        except FaultSignal as signal:
+            self.stop("oops", f"kernel fault outside any fixup: {signal.fault}")
+            return 0

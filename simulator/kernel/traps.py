@@ -1,0 +1,114 @@
+"""arch/x86/kernel/traps.c and arch/x86/mm/fault.c (Linux 3.16): what a user's fault becomes.
+
+A fault in user mode becomes a signal to the task (do_trap, do_general_protection,
+__bad_area_nosemaphore); until signal handlers are modeled, every such signal
+takes its default action and ends the task. A fault in kernel mode that no
+exception-table entry covers is an oops.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simulator.kernel import linux316 as L
+
+if TYPE_CHECKING:
+    from simulator.kernel.kernel import Kernel
+
+# Signal numbers (arch/x86/include/uapi/asm/signal.h).
+SIGILL = 4
+SIGTRAP = 5
+SIGBUS = 7
+SIGFPE = 8
+SIGKILL = 9
+SIGSEGV = 11
+SIGSYS = 31
+SIGNAL_NAMES = {
+    SIGILL: "SIGILL",
+    SIGTRAP: "SIGTRAP",
+    SIGBUS: "SIGBUS",
+    SIGFPE: "SIGFPE",
+    SIGKILL: "SIGKILL",
+    SIGSEGV: "SIGSEGV",
+    SIGSYS: "SIGSYS",
+}
+
+# The signal each exception sends to a user task, with the 3.16 routine that sends it:
+# DO_ERROR(X86_TRAP_DE, SIGFPE, ...), DO_ERROR(X86_TRAP_UD, SIGILL, ...),
+# DO_ERROR(X86_TRAP_NP, SIGBUS, ...), DO_ERROR(X86_TRAP_SS, SIGBUS, ...),
+# do_general_protection -> SIGSEGV, do_page_fault -> SIGSEGV, do_int3 -> SIGTRAP.
+TRAP_SIGNALS: dict[int, tuple[int, str]] = {
+    0: (SIGFPE, "do_divide_error (arch/x86/kernel/traps.c)"),
+    3: (SIGTRAP, "do_int3 (arch/x86/kernel/traps.c)"),
+    4: (SIGSEGV, "do_overflow (arch/x86/kernel/traps.c)"),
+    5: (SIGSEGV, "do_bounds (arch/x86/kernel/traps.c)"),
+    6: (SIGILL, "do_invalid_op (arch/x86/kernel/traps.c)"),
+    7: (SIGSEGV, "do_device_not_available (arch/x86/kernel/traps.c)"),
+    10: (SIGSEGV, "do_invalid_TSS (arch/x86/kernel/traps.c)"),
+    11: (SIGBUS, "do_segment_not_present (arch/x86/kernel/traps.c)"),
+    12: (SIGBUS, "do_stack_segment (arch/x86/kernel/traps.c)"),
+    13: (SIGSEGV, "do_general_protection (arch/x86/kernel/traps.c)"),
+    14: (SIGSEGV, "do_page_fault -> bad_area (arch/x86/mm/fault.c)"),
+    16: (SIGFPE, "do_coprocessor_error (arch/x86/kernel/traps.c)"),
+    17: (SIGBUS, "do_alignment_check (arch/x86/kernel/traps.c)"),
+    19: (SIGFPE, "do_simd_coprocessor_error (arch/x86/kernel/traps.c)"),
+}
+# Default actions that dump core (kernel/signal.c SIG_KERNEL_COREDUMP_MASK).
+CORE_SIGNALS = frozenset({SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS})
+
+
+def place(k: Kernel) -> None:
+    """One handler routine per IDT gate that trap_init installs (the syscall gate aside)."""
+    for gate in L.idt_gates(k.kind):
+        if gate.vector == L.SYSCALL_VECTOR:
+            continue
+        k.routine((gate.handler, _handler(gate.vector, gate.handler)))
+
+
+def _handler(vector: int, name: str):
+    def handle(k: Kernel) -> None:
+        exception(k, vector, name)
+
+    return handle
+
+
+def exception(k: Kernel, vector: int, name: str) -> None:
+    """An exception reached its handler: signal a user task, or oops for a kernel fault."""
+    cpu = k.cpu
+    wide = k.kind == "x86_64"
+    word = 8 if wide else 4
+    sp = cpu.r[4]
+    pushes_code = vector in (8, 10, 11, 12, 13, 14, 17)
+    frame = k.kread_words(sp, 6 if pushes_code else 5, word)
+    if pushes_code:
+        error_code, ip, cs = frame[0], frame[1], frame[2]
+    else:
+        error_code, ip, cs = None, frame[0], frame[1]
+    from_user = (cs & 3) == 3
+    detail = f"vector {vector} at ip {ip:#x}" + (
+        f", error code {error_code:#x}" if error_code is not None else ""
+    )
+    if vector == 14:
+        detail += f", CR2 = {cpu.cr2:#x}"
+    if not from_user:
+        k.note(f"{name} (arch/x86/kernel/entry_{64 if wide else 32}.S)", f"kernel-mode {detail}")
+        k.stop("oops", f"kernel oops: {detail} in kernel mode, no exception-table fixup")
+        return
+    signal, routine = TRAP_SIGNALS.get(vector, (SIGSEGV, f"{name} (arch/x86/kernel/traps.c)"))
+    k.note(routine, f"user-mode {detail}: force_sig({SIGNAL_NAMES[signal]})")
+    kill(k, signal, reason=detail)
+
+
+def kill(k: Kernel, signal: int, *, reason: str) -> None:
+    """The default action of a fatal signal: do_exit with the signal as the wait status."""
+    task = k.current
+    assert task is not None
+    core = signal in CORE_SIGNALS
+    task.killed_by = signal
+    task.exit_code = signal | (0x80 if core else 0)
+    k.note(
+        "get_signal_to_deliver -> do_group_exit (kernel/signal.c, kernel/exit.c)",
+        f"{SIGNAL_NAMES.get(signal, signal)}: default action "
+        f"{'core (terminate and dump core)' if core else 'terminate'}; task {task.pid} exits",
+    )
+    k.stop("signal", f"{SIGNAL_NAMES.get(signal, signal)}: {reason}")

@@ -1,0 +1,674 @@
+"""The facade: Machine.boot, Machine.spawn, Process.syscall and Process.run, and their results."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+import abi
+from simulator.cpu import Snapshot
+from simulator.cpu._validate import check_choice, check_int, check_range
+from simulator.cpu.assembler import assemble
+from simulator.cpu.disassembler import format_instruction
+from simulator.cpu.execute import COMPLETED, DELIVERED, HALTED, NOT_MODELED, SHUTDOWN, StepResult
+from simulator.cpu.faults import FaultSignal
+from simulator.cpu.registers import RAX, RIP, RSP
+from simulator.cpu.segments import SREG_NAMES
+from simulator.kernel import exec as kexec
+from simulator.kernel import linux316 as L
+from simulator.kernel import traps, vdso32
+from simulator.kernel.boot import boot
+from simulator.kernel.fs import FileSystem
+from simulator.kernel.kernel import Kernel, KernelStop
+from simulator.kernel.task import Console, Task
+from simulator.trace import CPU as CPU_EVENT
+from simulator.trace import FAULT, Trace
+
+KERNELS = ("x86_64", "i386")
+VENDORS = ("intel", "amd")
+PROFILES = ("linux-3.16",)
+ABIS = ("x86_64", "i386", "x32")
+VIAS = ("syscall", "int80", "sysenter", "kernel_vsyscall")
+
+_VISIBLE_32 = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags")
+_VISIBLE_64 = (
+    "rax",
+    "rbx",
+    "rcx",
+    "rdx",
+    "rsi",
+    "rdi",
+    "rbp",
+    "rsp",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+    "rip",
+    "rflags",
+)
+
+# ringsim's user layout (ours): the page Process.syscall runs its instruction from,
+# the page Process.run loads code into, and the bump area of Process.alloc.
+TRAMPOLINE_OFFSET = 0x0
+RUN_OFFSET = 0x1000
+RUN_SIZE = 0x4000
+ALLOC_BASE = 0x1000_0000
+ALLOC_LIMIT = 0x2000_0000
+STACK_PAGES = 16
+
+
+@attrs.frozen
+class SyscallResult:
+    """What one system call did, seen from the process.
+
+    ``ret`` is the return register read as a signed value of the process's
+    width; ``errno`` the error name when ret is in -4095..-1. ``changed``
+    maps each register visible in the process's mode that changed to its
+    (before, after) values. ``signal`` is the signal that ended the process, if
+    one did; ``modeled`` is false when the call reached a kernel function ringsim
+    does not model (its answer is then a placeholder, not Linux's).
+    """
+
+    name: str
+    number: int
+    via: str
+    ret: int | None
+    errno: str | None
+    changed: Mapping[str, tuple[int, int]]
+    before: Snapshot
+    after: Snapshot
+    trace: Trace | None
+    signal: int | None
+    modeled: bool
+    outcome: str
+    detail: str = ""
+
+    @property
+    def signal_name(self) -> str | None:
+        return None if self.signal is None else traps.SIGNAL_NAMES.get(self.signal)
+
+    def __str__(self) -> str:
+        if self.signal is not None:
+            return f"{self.name}: killed by {self.signal_name} ({self.detail})"
+        if self.ret is None:
+            return f"{self.name}: {self.outcome} ({self.detail})"
+        text = f"{self.name} = {self.ret}"
+        if self.errno:
+            text += f" ({self.errno})"
+        return text if self.modeled else text + " [not modeled]"
+
+
+@attrs.frozen
+class RunResult:
+    """How a Process.run ended, and what it did."""
+
+    stop: str
+    steps: int
+    before: Snapshot
+    after: Snapshot
+    trace: Trace | None
+    signal: int | None
+    modeled: bool
+    detail: str = ""
+
+
+class Machine:
+    """A booted machine: one CPU, one kernel, its filesystem and processes."""
+
+    def __init__(self, kernel: Kernel, boot_trace: Trace, *, profile: str, seed: int) -> None:
+        self.kernel = kernel
+        self.cpu = kernel.cpu
+        self.boot_trace = boot_trace
+        self.profile = profile
+        self.seed = seed
+        self.random = random.Random(seed)
+        self.fs: FileSystem = FileSystem.standard()
+        kernel.fs = self.fs
+        self.processes: dict[int, Process] = {}
+        self._next_pid = 1
+
+    @classmethod
+    def boot(
+        cls,
+        kernel: str = "x86_64",
+        cpu: str = "intel",
+        profile: str = "linux-3.16",
+        seed: int = 0,
+        *,
+        what_if: Mapping[str, Any] | None = None,
+    ) -> Machine:
+        """Boot a kernel (``x86_64`` or ``i386``) on a CPU (``intel`` or ``amd``).
+
+        ``what_if`` changes the boot in ways Linux does not (see
+        simulator.kernel.boot.WHAT_IF_KEYS); the boot trace labels each change.
+        """
+        check_choice("kernel", kernel, KERNELS)
+        check_choice("cpu", cpu, VENDORS)
+        check_choice("profile", profile, PROFILES)
+        check_int("seed", seed, 64)
+        k, trace = boot(kernel, cpu, what_if=dict(what_if or {}))
+        return cls(k, trace, profile=profile, seed=seed)
+
+    @property
+    def kind(self) -> str:
+        return self.kernel.kind
+
+    @property
+    def vendor(self) -> str:
+        return self.kernel.vendor
+
+    def spawn(self, abi: str = "x86_64") -> Process:
+        """A new process of ``abi`` (x86_64, i386 or x32), ready to make system calls."""
+        check_choice("abi", abi, ABIS)
+        if self.kind == "i386" and abi != "i386":
+            raise ValueError(f"abi: expected 'i386' on an i386 kernel, received {abi!r}")
+        pid = self._next_pid
+        self._next_pid += 1
+        task = self._create_task(pid, abi)
+        process = Process(self, task)
+        self.processes[pid] = process
+        if abi == "i386":
+            process._install_tls()
+        return process
+
+    def _create_task(self, pid: int, abi_name: str) -> Task:
+        k = self.kernel
+        m = k.map
+        mm = k.new_address_space(f"mm of pid {pid}")
+        cr3 = 0x1000 * (pid + 1)
+        self.cpu.add_address_space(cr3, mm)
+        stack_base = m.kernel_stacks + pid * m.stack_stride
+        k.kspace.map(
+            stack_base, m.thread_size, user=False, writable=True, executable=False, zero=True
+        )
+        top = stack_base + m.thread_size
+        task = Task(pid=pid, abi=abi_name, mm=mm, cr3=cr3, kernel_stack_top=top)
+        console = Console()
+        task.fds = {0: console, 1: console, 2: console}
+        if k.kind == "x86_64" and abi_name == "i386":
+            task.set_flag(L.TIF_IA32)
+            task.set_flag(L.TIF_ADDR32)
+        elif abi_name == "x32":
+            task.set_flag(L.TIF_X32)
+            task.set_flag(L.TIF_ADDR32)
+        mm.map(
+            m.user_text,
+            RUN_OFFSET + RUN_SIZE,
+            user=True,
+            writable=False,
+            executable=True,
+            zero=True,
+        )
+        stack_top = kexec.stack_top(k.kind, abi_name)
+        mm.map(
+            stack_top - STACK_PAGES * 0x1000,
+            STACK_PAGES * 0x1000,
+            user=True,
+            executable=False,
+            zero=True,
+        )
+        if abi_name == "i386":
+            self._map_vdso32(task)
+        k.tasks[pid] = task
+        self._initial_user_state(task, stack_top - 0x100)
+        return task
+
+    def _map_vdso32(self, task: Task) -> None:
+        k = self.kernel
+        variant = k.vdso_variant
+        base = k.map.vdso32
+        page = bytearray(0x1000)
+        page[vdso32.TEXT_OFFSET : vdso32.TEXT_OFFSET + len(variant.code)] = variant.code
+        task.mm.map(
+            base, 0x1000, user=True, writable=False, executable=True, data=bytes(page), zero=True
+        )
+        task.vdso32 = base
+        if variant.sysenter_return is not None:
+            task.sysenter_return = base + vdso32.TEXT_OFFSET + variant.sysenter_return
+        else:
+            # A syscall or int80 image has no SYSENTER_RETURN; 3.16 points
+            # sysenter_return at the image's own symbol, which is then 0 + vdso.
+            task.sysenter_return = base
+        task.auxv = ((abi.AT_SYSINFO, base + vdso32.TEXT_OFFSET),)
+
+    def _initial_user_state(self, task: Task, rsp: int) -> None:
+        """The CPU state a new task starts user mode with (as start_thread leaves it)."""
+        k = self.kernel
+        cpu = self.cpu
+        self.switch_to(task, quiet=True)
+        saved = cpu.snapshot()
+        if k.kind == "x86_64":
+            cs = L.USER32_CS if task.abi == "i386" else L.USER_CS_64
+            ss = L.USER_DS_64
+            data = L.USER_DS_64 if task.abi == "i386" else 0
+        else:
+            cs, ss, data = L.USER_CS_32, L.USER_DS_32, L.USER_DS_32
+        for i in range(16):
+            cpu.r[i] = 0
+        cpu.r[RSP] = rsp
+        cpu.r[RIP] = k.map.user_text
+        cpu.regs.write("rflags", 0x202)
+        for name, sel in (("cs", cs), ("ss", ss), ("ds", data), ("es", data), ("fs", 0), ("gs", 0)):
+            fault = cpu.set_segment(name, sel)
+            assert fault is None, fault
+        if k.kind == "x86_64":
+            # In user mode GS.base is the user's and KERNEL_GS_BASE holds the per-CPU area.
+            cpu.msr.values[0xC000_0102] = k.map.percpu
+            cpu.write_msr("IA32_GS_BASE", 0)
+            cpu.write_msr("IA32_FS_BASE", 0)
+        task.user_state = cpu.snapshot()
+        cpu.restore(saved)
+
+    def switch_to(self, task: Task, *, quiet: bool = False) -> None:
+        """schedule -> context_switch -> switch_mm + __switch_to, then ``task``'s user state."""
+        k = self.kernel
+        cpu = self.cpu
+        if not task.alive:
+            raise ValueError(
+                f"pid: expected a live process, received pid {task.pid}, which has exited"
+            )
+        m = k.map
+        previous = k.current
+        k.current = task
+        cpu.set_cr3(task.cr3)
+        if k.kind == "x86_64":
+            k.kspace.poke(m.tss + 4, task.kernel_stack_top.to_bytes(8, "little"))
+            k.kspace.poke(
+                m.percpu + L.PERCPU_KERNEL_STACK,
+                (task.kernel_stack_top - L.KERNEL_STACK_OFFSET).to_bytes(8, "little"),
+            )
+        else:
+            k.kspace.poke(m.tss + 4, (task.kernel_stack_top - 8).to_bytes(4, "little"))
+        k.kspace.poke(m.percpu + L.PERCPU_CURRENT_TASK, task.pid.to_bytes(8, "little"))
+        k.load_tls(task)
+        if task.user_state is not None:
+            cpu.restore(task.user_state)
+        cpu.halted = False
+        if not quiet and k.trace is not None and previous is not task:
+            k.note(
+                "context_switch: switch_mm, __switch_to (kernel/sched/core.c, "
+                f"arch/x86/kernel/process_{64 if k.kind == 'x86_64' else 32}.c)",
+                f"pid {previous.pid if previous else '-'} -> {task.pid}: CR3 = {task.cr3:#x}, "
+                f"TSS sp0 = {task.kernel_stack_top:#x}, TLS entries loaded",
+            )
+
+
+class Process:
+    """A process of a Machine: its memory, and the two ways to drive it."""
+
+    def __init__(self, machine: Machine, task: Task) -> None:
+        self.machine = machine
+        self.task = task
+        self._brk = ALLOC_BASE
+
+    @property
+    def pid(self) -> int:
+        return self.task.pid
+
+    @property
+    def abi(self) -> str:
+        return self.task.abi
+
+    @property
+    def alive(self) -> bool:
+        return self.task.alive
+
+    @property
+    def exit_status(self) -> int | None:
+        """The wait status (exit code << 8, or the signal) once the process has ended."""
+        return self.task.exit_code
+
+    @property
+    def stdout(self) -> bytes:
+        console = self.task.fds.get(1)
+        return bytes(console.output) if isinstance(console, Console) else b""
+
+    @property
+    def wide(self) -> bool:
+        return self.abi == "x86_64"
+
+    # ------------------------------------------------------------------ memory
+
+    def alloc(self, size: int, *, writable: bool = True, executable: bool = False) -> int:
+        """Map fresh zeroed user pages for ``size`` bytes and return their address."""
+        size = check_range("size", size, 1, ALLOC_LIMIT - ALLOC_BASE)
+        address = self._brk
+        pages = (size + 0xFFF) & ~0xFFF
+        if address + pages > ALLOC_LIMIT:
+            raise ValueError(f"size: expected room in the allocation area, received {size}")
+        self.task.mm.map(
+            address, pages, user=True, writable=writable, executable=executable, zero=True
+        )
+        self._brk += pages + 0x1000  # a guard page between allocations
+        return address
+
+    def read_mem(self, address: int, size: int) -> bytes:
+        """Read user memory as a debugger does (no rights check); unmapped raises ValueError."""
+        check_int("address", address, 64)
+        check_range("size", size, 0, 1 << 24)
+        try:
+            return self.task.mm.peek(address, size)
+        except LookupError as error:
+            raise ValueError(str(error)) from None
+
+    def write_mem(self, address: int, data: bytes) -> None:
+        """Write user memory as a debugger does; every page must be mapped."""
+        check_int("address", address, 64)
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"data: expected bytes, received {type(data).__name__}")
+        try:
+            self.task.mm.poke(address, bytes(data))
+        except LookupError as error:
+            raise ValueError(str(error)) from None
+
+    def _install_tls(self) -> None:
+        """What libc does at start-up: a TLS block whose word at 0x10 is AT_SYSINFO, installed
+        with set_thread_area and loaded into GS (so ``call *%gs:0x10`` reaches the vDSO)."""
+        k = self.machine.kernel
+        m = k.map
+        block = m.tls_block
+        self.task.mm.map(block, 0x1000, user=True, writable=True, executable=False, zero=True)
+        sysinfo = dict(self.task.auxv).get(abi.AT_SYSINFO, 0)
+        self.task.mm.poke(block, block.to_bytes(4, "little"))  # tcb->self
+        self.task.mm.poke(block + 0x10, sysinfo.to_bytes(4, "little"))  # tcb->sysinfo
+        desc = block + 0x100
+        # struct user_desc: entry_number -1, base, limit 0xfffff, seg_32bit|limit_in_pages|useable.
+        raw = (0xFFFF_FFFF).to_bytes(4, "little") + block.to_bytes(4, "little")
+        raw += (0xFFFFF).to_bytes(4, "little") + (1 | 1 << 4 | 1 << 6).to_bytes(4, "little")
+        self.task.mm.poke(desc, raw)
+        result = self.syscall("set_thread_area", desc, via="int80", trace=False)
+        if result.ret != 0:
+            raise RuntimeError(f"set_thread_area at start-up failed: {result}")
+        entry = int.from_bytes(self.task.mm.peek(desc, 4), "little")
+        cpu = self.machine.cpu
+        self.machine.switch_to(self.task, quiet=True)
+        fault = cpu.load_segment("gs", entry * 8 + 3)
+        if fault is not None:
+            raise RuntimeError(f"loading the TLS selector failed: {fault}")
+        self.task.user_state = cpu.snapshot()
+
+    # ------------------------------------------------------------------ calls
+
+    def _number(self, name_or_number: str | int, via: str) -> tuple[str, int]:
+        table_abi = "i386" if (via in ("int80", "sysenter") or self.abi == "i386") else self.abi
+        if isinstance(name_or_number, str):
+            number = abi.syscall_number(name_or_number, abi=table_abi)
+            return name_or_number, number
+        number = check_int("number", name_or_number, 64)
+        try:
+            name = abi.syscall_name(
+                number & ~abi.X32_SYSCALL_BIT if table_abi == "x32" else number, abi=table_abi
+            )
+        except (LookupError, ValueError):
+            name = f"syscall {number:#x}"
+        return name, number
+
+    def _default_via(self) -> str:
+        return "kernel_vsyscall" if self.abi == "i386" else "syscall"
+
+    def _trampoline(self, via: str) -> bytes:
+        """The instructions that make the call, and where they run from."""
+        k = self.machine.kernel
+        if self.abi != "i386":
+            return assemble(
+                {"syscall": "syscall", "int80": "int 0x80", "sysenter": "sysenter"}[via]
+            )
+        if via == "int80":
+            return assemble("int 0x80", mode=32)
+        if via == "kernel_vsyscall":
+            return assemble("call dword ptr gs:[0x10]", mode=32)
+        # via sysenter / syscall: call the vDSO's sequence for that instruction; when the
+        # kernel chose another variant, a copy of the asked-for one sits after the call.
+        variant = vdso32.VARIANTS[via]
+        if k.vdso_variant.name == via:
+            target = self.task.vdso32 + vdso32.TEXT_OFFSET
+        else:
+            target = k.map.user_text + 0x200 + (0x100 if via == "syscall" else 0)
+            self.task.mm.poke(target, variant.code)
+        call_at = k.map.user_text + TRAMPOLINE_OFFSET
+        return assemble(f"call {target:#x}", mode=32, address=call_at)
+
+    def syscall(
+        self,
+        name_or_number: str | int,
+        *args: int,
+        via: str | None = None,
+        trace: bool = True,
+        max_steps: int = 10_000,
+    ) -> SyscallResult:
+        """Make a system call with real instructions and return what it did.
+
+        ``via`` is ``syscall``, ``int80``, ``sysenter`` (the vDSO's SYSENTER
+        sequence) or ``kernel_vsyscall`` (``call *%gs:0x10``); the default is
+        SYSCALL for x86_64 and x32 processes and __kernel_vsyscall for i386 ones.
+        A name is looked up in the table the mechanism reaches (INT 0x80 from a
+        64-bit process reaches the i386 table); x32 names carry the x32 bit.
+        """
+        via = self._default_via() if via is None else check_choice("via", via, VIAS)
+        if self.abi != "i386" and via == "kernel_vsyscall":
+            raise ValueError(
+                f"via: expected syscall, int80 or sysenter for an {self.abi} process, "
+                "received 'kernel_vsyscall'"
+            )
+        if len(args) > 6:
+            raise ValueError(f"args: expected at most 6 arguments, received {len(args)}")
+        name, number = self._number(name_or_number, via)
+        if self.abi == "x32" and via == "syscall" and isinstance(name_or_number, str):
+            number |= abi.X32_SYSCALL_BIT
+        machine = self.machine
+        k = machine.kernel
+        cpu = machine.cpu
+        if not self.alive:
+            raise ValueError(
+                f"pid: expected a live process, received pid {self.pid}, which has exited"
+            )
+        t = Trace() if trace else None
+        k.trace = t
+        machine.switch_to(self.task)
+        i386_regs = self.abi == "i386" or via in ("int80", "sysenter")
+        convention = abi.convention("i386", "int80") if i386_regs else abi.convention(self.abi, via)
+        width = 32 if self.abi == "i386" else 64
+        names = convention.caller.registers
+        values = {convention.caller.number: check_int("number", number, width)}
+        for i, value in enumerate(args):
+            values[names[i]] = check_int(f"args[{i}]", value, width)
+        for reg, value in values.items():
+            if width == 64 and reg.startswith("e"):
+                reg = "r" + reg[1:]  # 64-bit code fills the whole register
+            cpu.regs.write(reg, value)
+        code = self._trampoline(via)
+        start = k.map.user_text + TRAMPOLINE_OFFSET
+        self.task.mm.poke(start, code)
+        cpu.r[RIP] = start
+        return_to = start + len(code)
+        before = cpu.snapshot()
+        execs = self.task.execs
+
+        def done() -> bool:
+            # Back at the next instruction, or (after a successful execve) at the new image.
+            return cpu.r[RIP] == return_to or self.task.execs != execs
+
+        stop, detail, _ = self._run(t, done, max_steps)
+        after = cpu.snapshot()
+        k.trace = None
+        return self._result(name, number, via, stop, detail, before, after, t)
+
+    def _result(self, name, number, via, stop, detail, before, after, t) -> SyscallResult:
+        k = self.machine.kernel
+        wide = self.abi in ("x86_64", "x32")
+        signal = self.task.killed_by if not self.task.alive and stop == "signal" else None
+        ret = errno = None
+        if stop == "returned":
+            if wide:
+                raw = after.reg("rax")
+                ret = raw - (1 << 64) if raw >> 63 else raw
+            else:
+                raw = after.reg("eax")
+                ret = raw - (1 << 32) if raw >> 31 else raw
+            if -4095 <= ret <= -1:
+                errno = abi.errno_name(-ret)
+        visible = _VISIBLE_64 if wide else _VISIBLE_32
+        changed = {
+            reg: (before.reg(reg), after.reg(reg))
+            for reg in visible
+            if before.reg(reg) != after.reg(reg)
+        }
+        for i, seg in enumerate(SREG_NAMES):
+            if before.selectors[i] != after.selectors[i]:
+                changed[seg] = (before.selectors[i], after.selectors[i])
+        modeled = not k.unmodeled
+        k.unmodeled = []
+        return SyscallResult(
+            name, number, via, ret, errno, changed, before, after, t, signal, modeled, stop, detail
+        )
+
+    def _run(self, t: Trace | None, done, max_steps: int) -> tuple[str, str, int]:
+        """Step the CPU until ``done()``, a stop from the kernel, or the budget."""
+        machine = self.machine
+        k = machine.kernel
+        cpu = machine.cpu
+        k.stopped = None
+        steps = 0
+        while steps < max_steps:
+            steps += 1
+            if t is None:
+                outcome, _, _, _, detail = cpu._step(True)
+            else:
+                rip, ring = cpu.r[RIP], cpu.cpl
+                if rip in cpu.hooks:
+                    cpu._step(True)
+                    outcome = COMPLETED
+                else:
+                    result = cpu.step(deliver=True)
+                    _record_step(t, result, ring, rip)
+                    outcome, detail = result.outcome, result.detail
+            if k.stopped is not None:
+                stop = k.stopped
+                k.stopped = None
+                if stop.reason in ("exit", "signal"):
+                    self.task.user_state = None
+                return stop.reason, stop.detail, steps
+            if outcome in (COMPLETED, DELIVERED):
+                if cpu.cpl == 3 and done():
+                    self.task.user_state = cpu.snapshot()
+                    return "returned", "", steps
+                continue
+            if outcome == NOT_MODELED:
+                return "not modeled", detail, steps
+            if outcome == SHUTDOWN:
+                return "shutdown", detail, steps
+            if outcome == HALTED:
+                return "halted", detail, steps
+            return outcome, detail, steps
+        return "budget", f"no return after {max_steps} steps", steps
+
+    def resume(self, *, trace: bool = True, max_steps: int = 100_000) -> RunResult:
+        """Go on running the process's current image (after an execve, say) until it exits,
+        is killed, reaches an ``hlt`` at CPL 3, or ``max_steps``."""
+        machine = self.machine
+        k = machine.kernel
+        cpu = machine.cpu
+        if not self.alive:
+            raise ValueError(f"pid: expected a live process, received pid {self.pid}, which has exited")
+        t = Trace() if trace else None
+        k.trace = t
+        machine.switch_to(self.task)
+        before = cpu.snapshot()
+        mm = self.task.mm
+
+        def done() -> bool:
+            try:
+                return mm.peek(cpu.r[RIP], 1) == b"\xf4"
+            except LookupError:
+                return False
+
+        stop, detail, steps = self._run(t, done, max_steps)
+        if stop == "returned":
+            stop = "hlt"
+        signal = self.task.killed_by if stop == "signal" else None
+        modeled = not k.unmodeled
+        k.unmodeled = []
+        k.trace = None
+        return RunResult(stop, steps, before, cpu.snapshot(), t, signal, modeled, detail)
+
+    def run(self, code: str | bytes, *, trace: bool = True, max_steps: int = 100_000) -> RunResult:
+        """Load ``code`` (assembler text or bytes) and run it in user mode from its start.
+
+        The run ends when execution falls off the end of the code, reaches an
+        ``hlt`` at CPL 3 (reported, not executed: it would raise #GP), or the
+        process exits or is killed.
+        """
+        machine = self.machine
+        k = machine.kernel
+        cpu = machine.cpu
+        if not self.alive:
+            raise ValueError(
+                f"pid: expected a live process, received pid {self.pid}, which has exited"
+            )
+        start = k.map.user_text + RUN_OFFSET
+        mode = 64 if self.wide or self.abi == "x32" else 32
+        if isinstance(code, str):
+            data = assemble(code, mode=mode, address=start)
+        elif isinstance(code, (bytes, bytearray)):
+            data = bytes(code)
+        else:
+            raise TypeError(
+                f"code: expected assembler text or bytes, received {type(code).__name__}"
+            )
+        if not 0 < len(data) <= RUN_SIZE:
+            raise ValueError(f"code: expected 1..{RUN_SIZE} bytes, received {len(data)}")
+        t = Trace() if trace else None
+        k.trace = t
+        machine.switch_to(self.task)
+        self.task.mm.poke(start, data)
+        cpu.r[RIP] = start
+        end = start + len(data)
+        before = cpu.snapshot()
+        mm = self.task.mm
+
+        def done() -> bool:
+            rip = cpu.r[RIP]
+            if rip == end:
+                return True
+            if start <= rip < end:
+                try:
+                    return mm.peek(rip, 1) == b"\xf4"
+                except LookupError:
+                    return False
+            return False
+
+        stop, detail, steps = self._run(t, done, max_steps)
+        after = cpu.snapshot()
+        if stop == "returned":
+            stop = "hlt" if cpu.r[RIP] != end else "end"
+        signal = self.task.killed_by if stop == "signal" else None
+        modeled = not k.unmodeled
+        k.unmodeled = []
+        k.trace = None
+        return RunResult(stop, steps, before, after, t, signal, modeled, detail)
+
+
+def _record_step(t: Trace, result: StepResult, ring: int, rip: int) -> None:
+    ins = result.instruction
+    text = format_instruction(ins, address=rip) if ins is not None else result.outcome
+    changes = tuple(
+        (c.name, c.before, c.after)
+        for c in result.changes()
+        if not c.name.endswith(".cache") and c.name != "rip"
+    )
+    t.record(CPU_EVENT, ring, result.source or "CPU", text, changes, rip)
+    for fault in result.delivered:
+        t.record(
+            FAULT, ring, "Intel SDM Vol. 3A §6.12 (delivery through the IDT)", f"{fault} delivered"
+        )
+
+
+_ = (FaultSignal, KernelStop, RAX)

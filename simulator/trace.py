@@ -1,0 +1,89 @@
+"""Trace events: recorded compactly while a call runs, rendered into text when someone looks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+# Event kinds.
+CPU = "cpu"  # an instruction the CPU model executed
+KERNEL = "kernel"  # a modeled step of kernel code
+BOOT = "boot"  # a boot step
+FAULT = "fault"  # an exception raised (and where it went)
+NOT_MODELED = "not modeled"  # a step ringsim does not model, said so
+
+
+@attrs.frozen
+class Event:
+    """One step of a trace.
+
+    ``where`` names what the step models: a kernel symbol with its source
+    file (``system_call (arch/x86/kernel/entry_64.S)``) or a manual section
+    (``Intel SDM Vol. 2B SYSCALL``). ``changes`` lists (name, before, after).
+    """
+
+    kind: str
+    ring: int
+    where: str
+    what: str
+    changes: tuple[tuple[str, Any, Any], ...] = ()
+    address: int | None = None
+
+    def render(self) -> str:
+        """The event as one or two lines of aligned text."""
+        at = f"{self.address:#x}" if self.address is not None else ""
+        line = f"ring {self.ring}  {at:>18}  {self.what}  [{self.where}]"
+        if self.changes:
+            line += (
+                "\n"
+                + " " * 8
+                + "; ".join(f"{n} {_show(b)} -> {_show(a)}" for n, b, a in self.changes)
+            )
+        return line
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return str(value)
+    return f"{value:#x}" if value > 9 or value < 0 else str(value)
+
+
+class Trace:
+    """An append-only list of events; ``record`` is the hot path's only cost."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def record(
+        self,
+        kind: str,
+        ring: int,
+        where: str,
+        what: str,
+        changes: tuple[tuple[str, Any, Any], ...] = (),
+        address: int | None = None,
+    ) -> None:
+        self.events.append(Event(kind, ring, where, what, changes, address))
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self):
+        return iter(self.events)
+
+    def __getitem__(self, index: int) -> Event:
+        return self.events[index]
+
+    def render(self) -> str:
+        """Every event, numbered, one step a block."""
+        return "\n".join(f"{i:>3}. {e.render()}" for i, e in enumerate(self.events, 1))
+
+    def symbols(self) -> list[str]:
+        """The ``where`` of every event, in order (what a test checks the path by)."""
+        return [e.where for e in self.events]
+
+    def __str__(self) -> str:
+        return self.render()
