@@ -331,6 +331,12 @@ class Process:
         console = self.task.fds.get(1)
         return bytes(console.output) if isinstance(console, Console) else b""
 
+    def _require_alive(self) -> None:
+        if not self.alive:
+            raise ValueError(
+                f"pid: expected a live process, received pid {self.pid}, which has exited"
+            )
+
     @property
     def wide(self) -> bool:
         return self.abi == "x86_64"
@@ -466,10 +472,7 @@ class Process:
         machine = self.machine
         k = machine.kernel
         cpu = machine.cpu
-        if not self.alive:
-            raise ValueError(
-                f"pid: expected a live process, received pid {self.pid}, which has exited"
-            )
+        self._require_alive()
         t = Trace() if trace else None
         k.trace = t
         machine.switch_to(self.task)
@@ -576,8 +579,7 @@ class Process:
         machine = self.machine
         k = machine.kernel
         cpu = machine.cpu
-        if not self.alive:
-            raise ValueError(f"pid: expected a live process, received pid {self.pid}, which has exited")
+        self._require_alive()
         t = Trace() if trace else None
         k.trace = t
         machine.switch_to(self.task)
@@ -609,10 +611,7 @@ class Process:
         machine = self.machine
         k = machine.kernel
         cpu = machine.cpu
-        if not self.alive:
-            raise ValueError(
-                f"pid: expected a live process, received pid {self.pid}, which has exited"
-            )
+        self._require_alive()
         start = k.map.user_text + RUN_OFFSET
         mode = 64 if self.wide or self.abi == "x32" else 32
         if isinstance(code, str):
