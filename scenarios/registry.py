@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import attrs
 
-from scenarios import bare_round_trips, cpu_foundations
+from scenarios import bare_round_trips, cpu_foundations, kernel_stories
 
 
 @attrs.frozen
@@ -38,11 +38,32 @@ def _build() -> tuple[Scenario, ...]:
             "SYSCALL/SYSRETQ and INT 0x80/IRETQ on a bare CPU, step by step, Intel and AMD",
             bare_round_trips.run,
         ),
-        Scenario("x86_64-syscall-read", "read() through SYSCALL on x86_64, end to end"),
-        Scenario("x86_32-sysenter-read", "read() through SYSENTER on an i386 kernel"),
-        Scenario("x86_32-int80-read", "read() through INT 0x80 on an i386 kernel"),
-        Scenario("ia32-compat", "a 32-bit program on a 64-bit kernel: ia32_sys_call_table"),
-        Scenario("execve-compat", "execve and compat_sys_execve: pointers to pointers"),
+        Scenario(
+            "x86_64-syscall-read",
+            "read() through SYSCALL on x86_64, end to end",
+            kernel_stories.x86_64_syscall_read,
+        ),
+        Scenario(
+            "x86_32-read",
+            "read() on an i386 kernel through SYSENTER and through INT 0x80",
+            kernel_stories.x86_32_reads,
+        ),
+        Scenario(
+            "ia32-compat",
+            "a 32-bit program on a 64-bit kernel: ia32_sys_call_table, 3 rather than 0",
+            kernel_stories.ia32_on_x86_64,
+        ),
+        Scenario(
+            "every-way-in",
+            "every kernel, vendor, process ABI and mechanism, and the refusals",
+            kernel_stories.every_way_in,
+        ),
+        Scenario(
+            "execve-compat",
+            "execve and compat_sys_execve: pointers to pointers",
+            kernel_stories.execve_stories,
+        ),
+        Scenario("failures", "the failures that teach", kernel_stories.failures),
         Scenario("x32-execve", "x32 execve: 520 with the x32 bit"),
         Scenario("vdso-gettimeofday", "gettimeofday through the vDSO: no ring change"),
         Scenario("ptrace-syscall", "PTRACE_SYSCALL and syscall_trace_enter's work"),

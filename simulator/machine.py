@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -120,6 +121,22 @@ class RunResult:
     detail: str = ""
 
 
+@attrs.frozen(eq=False)
+class MachineSnapshot:
+    """A machine's state at one moment (see Machine.snapshot)."""
+
+    cpu: Snapshot
+    kernel_memory: Any
+    memories: dict
+    tasks: dict
+    files: Any
+    brks: dict
+    current: int | None
+    clock_ns: int
+    next_pid: int
+    spaces: dict
+
+
 class Machine:
     """A booted machine: one CPU, one kernel, its filesystem and processes."""
 
@@ -156,6 +173,71 @@ class Machine:
         check_int("seed", seed, 64)
         k, trace = boot(kernel, cpu, what_if=dict(what_if or {}))
         return cls(k, trace, profile=profile, seed=seed)
+
+    def snapshot(self) -> MachineSnapshot:
+        """The whole machine's state (CPU, memory, tasks, files), to come back to with restore().
+
+        Property tests take one after booting and spawning, and restore it per
+        example instead of booting again.
+        """
+        k = self.kernel
+        tasks = {pid: attrs.asdict(t, recurse=False) for pid, t in k.tasks.items()}
+        memories = {pid: (t.mm, t.mm.snapshot()) for pid, t in k.tasks.items()}
+        brks = {pid: p._brk for pid, p in self.processes.items()}
+        files = copy.deepcopy((self.fs, {pid: t["fds"] for pid, t in tasks.items()}))
+        for t in tasks.values():
+            del t["fds"], t["mm"]
+        return MachineSnapshot(
+            cpu=self.cpu.snapshot(),
+            kernel_memory=k.kspace.snapshot(),
+            memories=memories,
+            tasks=copy.deepcopy(tasks),
+            files=files,
+            brks=brks,
+            current=k.current.pid if k.current else None,
+            clock_ns=k.clock_ns,
+            next_pid=self._next_pid,
+            spaces=dict(self.cpu.spaces),
+        )
+
+    def restore(self, snap: MachineSnapshot) -> None:
+        """Put the machine back as ``snap`` recorded it (processes made since are gone)."""
+        if not isinstance(snap, MachineSnapshot):
+            raise TypeError(f"snap: expected a MachineSnapshot, received {type(snap).__name__}")
+        k = self.kernel
+        fs, fds = copy.deepcopy(snap.files)
+        self.fs = fs
+        k.fs = fs
+        k.kspace.restore(snap.kernel_memory)
+        for pid in list(k.tasks):
+            if pid not in snap.tasks:
+                del k.tasks[pid]
+                self.processes.pop(pid, None)
+        for pid, fields in snap.tasks.items():
+            mm, memory = snap.memories[pid]
+            mm.restore(memory)
+            values = copy.deepcopy(fields)
+            task = k.tasks.get(pid)
+            if task is None:
+                task = Task(mm=mm, **values)
+                k.tasks[pid] = task
+                self.processes[pid] = Process(self, task)
+            else:
+                for name, value in values.items():
+                    setattr(task, name, value)
+                task.mm = mm
+            task.fds = fds[pid]
+            self.processes[pid]._brk = snap.brks.get(pid, ALLOC_BASE)
+        self.cpu.spaces.clear()
+        self.cpu.spaces.update(snap.spaces)
+        self.cpu.restore(snap.cpu)
+        k.current = k.tasks.get(snap.current) if snap.current is not None else None
+        k.clock_ns = snap.clock_ns
+        k.stopped = None
+        k.unmodeled = []
+        self._next_pid = snap.next_pid
+        self.cpu.halted = False
+        self.cpu.shutdown = False
 
     @property
     def kind(self) -> str:

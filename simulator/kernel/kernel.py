@@ -164,7 +164,8 @@ class Kernel:
 
     def call_stub(self, stub: str, target: str, number: int, args: tuple[int, ...]) -> int:
         """A stub's ``call <target>`` (sys_execve from stub_execve, ...)."""
-        self.note(f"{stub}", f"call {target}")
+        source = {"i": "arch/x86/ia32/ia32entry.S"}.get(stub[5:6], "arch/x86/kernel/entry_64.S")
+        self.note(f"{stub} ({source})", f"call {target}")
         handler = self.handlers.get(target)
         if handler is None:
             return self.not_modeled(target, f"{stub} -> {target}")

@@ -1,0 +1,216 @@
+"""The article's stories on the toy Linux 3.16: read through every way in, execve, failures."""
+
+from __future__ import annotations
+
+from simulator import Machine, Process, SyscallResult
+from simulator.cpu.assembler import assemble
+from simulator.kernel import elf
+
+MOTD = b"Anatomy of a system call\n"
+
+
+def _boot(kernel: str, cpu: str, **what_if: object) -> Machine:
+    m = Machine.boot(kernel=kernel, cpu=cpu, what_if=what_if or None)
+    m.fs.add_file("/etc/motd", MOTD)
+    return m
+
+
+def _path(p: Process, text: str) -> int:
+    address = p.alloc(len(text) + 1)
+    p.write_mem(address, text.encode() + b"\0")
+    return address
+
+
+def summary(r: SyscallResult) -> str:
+    """One line: the result, the registers that changed, the signal."""
+    if r.signal is not None:
+        return f"killed by {r.signal_name}"
+    changed = ", ".join(
+        f"{name} {before:#x}->{after:#x}" for name, (before, after) in r.changed.items()
+    )
+    text = f"= {r.ret}" + (f" ({r.errno})" if r.errno else "")
+    return f"{text}; changed: {changed or 'nothing'}" + ("" if r.modeled else " [not modeled]")
+
+
+def show(r: SyscallResult, title: str) -> list[str]:
+    """A call's full trace under a title."""
+    lines = [f"-- {title}: {r.name} {summary(r)}"]
+    assert r.trace is not None
+    lines += ["   " + line for line in r.trace.render().splitlines()]
+    return lines
+
+
+def read_motd(p: Process, via: str, *, trace: bool = True) -> tuple[SyscallResult, SyscallResult]:
+    """open("/etc/motd") then read 16 bytes of it, both through ``via``."""
+    path = _path(p, "/etc/motd")
+    opened = p.syscall("open", path, 0, 0, via=via, trace=False)
+    if opened.ret is None or opened.ret < 0:
+        return opened, opened
+    buf = p.alloc(64)
+    return opened, p.syscall("read", opened.ret, buf, 16, via=via, trace=trace)
+
+
+def x86_64_syscall_read() -> list[str]:
+    """read() through SYSCALL on x86_64, end to end (part 1 of the article)."""
+    m = _boot("x86_64", "intel")
+    p = m.spawn("x86_64")
+    _, r = read_motd(p, "syscall")
+    out = ["== read() on x86_64: SYSCALL -> system_call -> sys_call_table[0] -> sys_read =="]
+    out.append("The table line '0 common read sys_read' put sys_read at index 0.")
+    out += show(r, "x86_64 process, SYSCALL")
+    return out
+
+
+def x86_32_reads() -> list[str]:
+    """read() on an i386 kernel through SYSENTER (the vDSO) and through INT 0x80."""
+    out = ["== read() on x86_32: SYSENTER and INT 0x80 reach sys_call_table[3] =="]
+    m = _boot("i386", "intel")
+    p = m.spawn("i386")
+    _, r = read_motd(p, "kernel_vsyscall")
+    out.append("'3 i386 read sys_read' -> __SYSCALL_I386(3, sys_read, sys_read).")
+    out += show(r, "i386 kernel, call *%gs:0x10 -> __kernel_vsyscall (SYSENTER variant)")
+    _, r = read_motd(p, "int80")
+    out += show(r, "i386 kernel, INT 0x80 -> system_call (a DPL 3 trap gate)")
+    return out
+
+
+def ia32_on_x86_64() -> list[str]:
+    """A 32-bit program on a 64-bit kernel: ia32_sys_call_table, 3 rather than 0."""
+    out = ["== A 32-bit program on a 64-bit kernel: ia32_sys_call_table[3] =="]
+    m = _boot("x86_64", "intel")
+    p = m.spawn("i386")
+    _, r = read_motd(p, "sysenter")
+    out += show(r, "Intel, SYSENTER -> ia32_sysenter_target (ia32entry.S)")
+    _, r = read_motd(p, "int80")
+    out += show(r, "Intel, INT 0x80 -> ia32_syscall (ia32entry.S)")
+    amd = _boot("x86_64", "amd")
+    q = amd.spawn("i386")
+    _, r = read_motd(q, "kernel_vsyscall")
+    out += show(r, "AMD, __kernel_vsyscall is the SYSCALL variant -> ia32_cstar_target")
+    return out
+
+
+MECHANISMS = {"x86_64": ("syscall", "int80", "sysenter"), "x32": ("syscall", "int80", "sysenter")}
+MECHANISMS["i386"] = ("syscall", "int80", "sysenter", "kernel_vsyscall")
+
+
+def every_way_in() -> list[str]:
+    """Every kernel, vendor, process ABI and mechanism: what a read of /etc/motd gives."""
+    out = ["== Every way in: read(fd, buf, 16) of /etc/motd =="]
+    for kernel in ("x86_64", "i386"):
+        for cpu in ("intel", "amd"):
+            m = _boot(kernel, cpu)
+            for abi_name in ("x86_64", "i386", "x32") if kernel == "x86_64" else ("i386",):
+                for via in MECHANISMS[abi_name]:
+                    p = m.spawn(abi_name)
+                    _, r = read_motd(p, via, trace=False)
+                    line = f"{kernel:<6} kernel, {cpu:<5}, {abi_name:<6} process, via {via:<15} "
+                    out.append(line + summary(r))
+    out.append(
+        "Refusals: SYSCALL needs EFER.SCE (set only by the 64-bit head_64.S) and, on Intel, "
+        "64-bit mode; AMD has no SYSENTER in long mode; SYSENTER from 64-bit code enters a "
+        "32-bit path that returns to a vDSO a 64-bit process does not have."
+    )
+    return out
+
+
+def _echo_program(abi_name: str) -> bytes:
+    """A static program that writes argv[1] and a newline, then exits 0."""
+    if abi_name == "x86_64":
+        code = assemble(
+            "mov rsi, qword ptr [rsp+16]\nmov rdi, rsi\nxor edx, edx\n"
+            "len:\ncmp byte ptr [rdi], 0\nje out\ninc rdi\ninc edx\njmp len\n"
+            "out:\nmov edi, 1\nmov eax, 1\nsyscall\n"
+            "mov edi, 0\nmov eax, 60\nsyscall",
+            mode=64,
+            address=0x400000,
+        )
+        return elf.build_executable(
+            [elf.Segment(vaddr=0x400000, data=code)],
+            entry=0x400000,
+            elf_class=elf.ELFCLASS64,
+            machine=elf.EM_X86_64,
+        )
+    code = assemble(
+        "mov ecx, dword ptr [esp+8]\nmov edi, ecx\nxor edx, edx\n"
+        "len:\ncmp byte ptr [edi], 0\nje out\ninc edi\ninc edx\njmp len\n"
+        "out:\nmov ebx, 1\nmov eax, 4\nint 0x80\n"
+        "mov ebx, 0\nmov eax, 1\nint 0x80",
+        mode=32,
+        address=0x8048000,
+    )
+    return elf.build_executable(
+        [elf.Segment(vaddr=0x8048000, data=code)],
+        entry=0x8048000,
+        elf_class=elf.ELFCLASS32,
+        machine=elf.EM_386,
+    )
+
+
+def _argv(p: Process, words: list[str], *, wide: bool) -> tuple[int, int]:
+    """argv strings and the pointer array: 8-byte pointers, or 4-byte compat_uptr_t."""
+    size = 8 if wide else 4
+    strings = p.alloc(256)
+    array = p.alloc(64)
+    offset = 0
+    pointers = []
+    for word in words:
+        p.write_mem(strings + offset, word.encode() + b"\0")
+        pointers.append(strings + offset)
+        offset += len(word) + 1
+    p.write_mem(array, b"".join(x.to_bytes(size, "little") for x in [*pointers, 0]))
+    return strings, array
+
+
+def execve_stories() -> list[str]:
+    """execve and compat_sys_execve: the pointer-to-pointer argument read two ways."""
+    out = ["== execve: sys_execve and compat_sys_execve read argv differently =="]
+    m = _boot("x86_64", "intel")
+    m.fs.add_executable("/bin/echo", _echo_program("x86_64"))
+    m.fs.add_executable("/bin/echo32", _echo_program("i386"))
+    p = m.spawn("x86_64")
+    path, argv = _argv(p, ["/bin/echo", "hi"], wide=True)
+    r = p.syscall("execve", path, argv, 0)
+    out += show(r, "64-bit process: 59 64 execve stub_execve -> sys_execve")
+    run = p.resume(trace=False)
+    out.append(f"   the new image ran: stdout {p.stdout!r}, {run.stop}, status {p.exit_status}")
+    q = m.spawn("i386")
+    path, argv = _argv(q, ["/bin/echo32", "hi"], wide=False)
+    r = q.syscall("execve", path, argv, 0, via="int80")
+    out += show(r, "32-bit process: 11 i386 execve sys_execve stub32_execve -> compat_sys_execve")
+    run = q.resume(trace=False)
+    out.append(f"   the new image ran: stdout {q.stdout!r}, {run.stop}, status {q.exit_status}")
+    return out
+
+
+def failures() -> list[str]:
+    """The failures that teach: SYSCALL on i386, INT 0x80 through a DPL 0 gate, bad pointers."""
+    out = ["== Failures that teach =="]
+    m = _boot("i386", "intel")
+    p = m.spawn("i386")
+    r = p.syscall("getpid", via="syscall")
+    out.append(f"SYSCALL on the i386 kernel (EFER.SCE clear): {summary(r)}")
+    w = _boot("x86_64", "intel", int80_gate_dpl=0)
+    p = w.spawn("x86_64")
+    r = p.syscall("getpid", via="int80")
+    fault = [e.what for e in r.trace or () if e.kind == "fault"]
+    out.append(f"WHAT IF (not Linux) vector 0x80 had DPL 0: {summary(r)}")
+    out += [f"   {line}" for line in fault]
+    m = _boot("x86_64", "intel")
+    p = m.spawn("x86_64")
+    fd = p.syscall("open", _path(p, "/etc/motd"), 0, 0, trace=False).ret
+    r = p.syscall("read", fd, 0xFFFF_8800_0000_0000, 16)
+    out.append(f"read into a kernel-half buffer: {summary(r)} (access_ok, no memory touched)")
+    r = p.syscall("read", fd, 0x5000_0000, 16)
+    events = [e.where for e in r.trace or () if e.kind in ("fault", "kernel")]
+    out.append(f"read into an unmapped user buffer: {summary(r)}")
+    out += [f"   {where}" for where in events if "fault" in where or "#PF" in where]
+    r = p.syscall(60, 0o22, via="int80")
+    out.append(f"number 60 through INT 0x80 is i386 umask: {summary(r)}")
+    r = p.syscall(60, 7, via="syscall")
+    status = p.exit_status or 0
+    out.append(
+        f"number 60 through SYSCALL is x86_64 exit: outcome {r.outcome}, exit status "
+        f"{status >> 8} (wait status {status:#x})"
+    )
+    return out
