@@ -423,6 +423,38 @@ class Process:
     def wide(self) -> bool:
         return self.abi == "x86_64"
 
+    # ------------------------------------------------------------------ registers
+
+    def registers(self) -> dict[str, int]:
+        """The process's user-mode registers, by the names of its ABI (eax.. or rax..)."""
+        state = self.task.user_state
+        if state is None:
+            raise ValueError(f"pid: expected a process in user mode, received pid {self.pid}")
+        names = abi.ABI_REGISTERS[self.abi]
+        return {name: state.reg(name) for name in names}
+
+    def set_registers(self, values: Mapping[str, int]) -> None:
+        """Set user-mode registers before the next call: a mapping such as an
+        ``abi.RegisterFile`` (names of the process's ABI; values that fit its width)."""
+        self._require_alive()
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values: expected a mapping of register names, received {values!r}")
+        allowed = abi.ABI_REGISTERS[self.abi]
+        width = 32 if self.abi == "i386" else 64
+        checked = {}
+        for name, value in values.items():
+            if name not in allowed:
+                raise ValueError(
+                    f"values: expected {self.abi} register names ({', '.join(allowed)}), "
+                    f"received {name!r}"
+                )
+            checked[name] = check_int(name, value, width)
+        machine = self.machine
+        machine.switch_to(self.task, quiet=True)
+        for name, value in checked.items():
+            machine.cpu.regs.write(name, value)
+        self.task.user_state = machine.cpu.snapshot()
+
     # ------------------------------------------------------------------ memory
 
     def alloc(self, size: int, *, writable: bool = True, executable: bool = False) -> int:
