@@ -128,6 +128,70 @@ def main() -> None:
     show("SYSCALL + SYSRETQ (64-bit, Intel)", rate(_round_trip_syscall(), 5_000))
     show("SYSENTER + 2 MOVs + SYSEXIT (i386, Intel)", rate(_round_trip_sysenter(), 5_000))
     show("INT 0x80 + IRETQ (64-bit, Intel)", rate(_round_trip_int80(), 5_000))
+    kernel_paths()
+
+
+def kernel_paths() -> None:
+    """Full modeled system calls: boot time, Process.syscall per call, and a Process.run loop."""
+    from simulator import Machine
+
+    print("kernel (Linux 3.16 model)")
+    Machine.boot()  # the first boot pays for building what later boots share
+
+    def boots(n: int) -> None:
+        for _ in range(n):
+            Machine.boot()
+
+    show("Machine.boot() (x86_64, after the first)", rate(boots, 20))
+    cases = [
+        ("x86_64", "intel", "x86_64", "syscall"),
+        ("x86_64", "intel", "i386", "kernel_vsyscall"),
+        ("x86_64", "intel", "i386", "int80"),
+        ("x86_64", "amd", "i386", "kernel_vsyscall"),
+        ("x86_64", "intel", "x32", "syscall"),
+        ("i386", "intel", "i386", "kernel_vsyscall"),
+        ("i386", "intel", "i386", "int80"),
+    ]
+    for kernel, vendor, abi_name, via in cases:
+        m = Machine.boot(kernel=kernel, cpu=vendor)
+        m.fs.add_file("/etc/motd", b"x" * 64)
+        p = m.spawn(abi_name)
+        path = p.alloc(16)
+        p.write_mem(path, b"/etc/motd\0")
+        buf = p.alloc(64)
+        fd = p.syscall("open", path, 0, 0, via=via, trace=False).ret
+        label = f"{kernel}/{vendor} {abi_name} via {via}"
+        for traced in (False, True):
+
+            def getpids(n: int, traced=traced, p=p, via=via) -> None:
+                for _ in range(n):
+                    p.syscall("getpid", via=via, trace=traced)
+
+            def reads(n: int, traced=traced, p=p, via=via, buf=buf) -> None:
+                for _ in range(n):
+                    p.syscall("read", 0, buf, 16, via=via, trace=traced)
+
+            tag = "traced" if traced else "untraced"
+            show(f"getpid, Process.syscall, {tag}: {label}", rate(getpids, 300))
+            show(f"read 16, Process.syscall, {tag}: {label}", rate(reads, 300))
+        _ = fd
+    m = Machine.boot()
+    m.fs.add_file("/etc/motd", b"x" * 64)
+    p = m.spawn("x86_64")
+    loop = (
+        "mov r12, 1000\nloop:\nxor eax, eax\nxor edi, edi\nmov esi, 0x10000000\n"
+        "mov edx, 16\nsyscall\nsub r12, 1\njnz loop"
+    )
+    p.alloc(64)
+    for traced in (False, True):
+
+        def runs(n: int, traced=traced) -> None:
+            for _ in range(n):
+                p.run(loop, trace=traced)
+
+        figures = rate(runs, 2)
+        tag = "traced" if traced else "untraced"
+        show(f"read(0, buf, 16) in one Process.run loop, {tag}", tuple(f * 1000 for f in figures))
 
 
 def _loop(cpu, user_rip: int, per_trip: int):

@@ -256,6 +256,7 @@ class Machine:
         self._next_pid += 1
         task = self._create_task(pid, abi)
         process = Process(self, task)
+        process._ensure_user_text()
         self.processes[pid] = process
         if abi == "i386":
             process._install_tls()
@@ -281,14 +282,6 @@ class Machine:
         elif abi_name == "x32":
             task.set_flag(L.TIF_X32)
             task.set_flag(L.TIF_ADDR32)
-        mm.map(
-            m.user_text,
-            RUN_OFFSET + RUN_SIZE,
-            user=True,
-            writable=False,
-            executable=True,
-            zero=True,
-        )
         stack_top = kexec.stack_top(k.kind, abi_name)
         mm.map(
             stack_top - STACK_PAGES * 0x1000,
@@ -390,6 +383,7 @@ class Process:
         self.machine = machine
         self.task = task
         self._brk = ALLOC_BASE
+        self._trampolines: dict[str, bytes] = {}
 
     @property
     def pid(self) -> int:
@@ -534,8 +528,29 @@ class Process:
     def _default_via(self) -> str:
         return "kernel_vsyscall" if self.abi == "i386" else "syscall"
 
+    def _ensure_user_text(self) -> None:
+        """Map ringsim's own user page (where calls and runs start) if this image lacks it.
+
+        It holds copies of the SYSENTER and SYSCALL ``__kernel_vsyscall`` variants
+        (at +0x200 and +0x300) for the mechanisms the kernel's vDSO does not use.
+        """
+        k = self.machine.kernel
+        mm = self.task.mm
+        start = k.map.user_text
+        if mm.is_mapped(start):
+            return
+        mm.map(start, RUN_OFFSET + RUN_SIZE, user=True, writable=False, executable=True, zero=True)
+        mm.poke(start + 0x200, vdso32.VARIANTS["sysenter"].code)
+        mm.poke(start + 0x300, vdso32.VARIANTS["syscall"].code)
+
     def _trampoline(self, via: str) -> bytes:
-        """The instructions that make the call, and where they run from."""
+        """The instructions that make the call (assembled once per process and mechanism)."""
+        code = self._trampolines.get(via)
+        if code is None:
+            code = self._trampolines[via] = self._make_trampoline(via)
+        return code
+
+    def _make_trampoline(self, via: str) -> bytes:
         k = self.machine.kernel
         if self.abi != "i386":
             return assemble(
@@ -547,12 +562,10 @@ class Process:
             return assemble("call dword ptr gs:[0x10]", mode=32)
         # via sysenter / syscall: call the vDSO's sequence for that instruction; when the
         # kernel chose another variant, a copy of the asked-for one sits after the call.
-        variant = vdso32.VARIANTS[via]
         if k.vdso_variant.name == via:
             target = self.task.vdso32 + vdso32.TEXT_OFFSET
         else:
             target = k.map.user_text + 0x200 + (0x100 if via == "syscall" else 0)
-            self.task.mm.poke(target, variant.code)
         call_at = k.map.user_text + TRAMPOLINE_OFFSET
         return assemble(f"call {target:#x}", mode=32, address=call_at)
 
@@ -601,6 +614,7 @@ class Process:
             if width == 64 and reg.startswith("e"):
                 reg = "r" + reg[1:]  # 64-bit code fills the whole register
             cpu.regs.write(reg, value)
+        self._ensure_user_text()
         code = self._trampoline(via)
         start = k.map.user_text + TRAMPOLINE_OFFSET
         self.task.mm.poke(start, code)
@@ -741,6 +755,7 @@ class Process:
         t = Trace() if trace else None
         k.trace = t
         machine.switch_to(self.task)
+        self._ensure_user_text()
         self.task.mm.poke(start, data)
         cpu.r[RIP] = start
         end = start + len(data)

@@ -164,7 +164,8 @@ class Kernel:
 
     def call_stub(self, stub: str, target: str, number: int, args: tuple[int, ...]) -> int:
         """A stub's ``call <target>`` (sys_execve from stub_execve, ...)."""
-        source = {"i": "arch/x86/ia32/ia32entry.S"}.get(stub[5:6], "arch/x86/kernel/entry_64.S")
+        ia32 = stub.startswith("stub32_")
+        source = "arch/x86/ia32/ia32entry.S" if ia32 else "arch/x86/kernel/entry_64.S"
         self.note(f"{stub} ({source})", f"call {target}")
         handler = self.handlers.get(target)
         if handler is None:
