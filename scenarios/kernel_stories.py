@@ -205,6 +205,12 @@ def failures() -> list[str]:
     events = [e.where for e in r.trace or () if e.kind in ("fault", "kernel")]
     out.append(f"read into an unmapped user buffer: {summary(r)}")
     out += [f"   {where}" for where in events if "fault" in where or "#PF" in where]
+    q = _boot("i386", "intel").spawn("i386")
+    run = q.run("mov eax, 20\nsysenter")
+    out.append(
+        f"a bare SYSENTER (no vDSO pushes) comes back through SYSENTER_RETURN, whose pops and "
+        f"ret find no frame of ours: {run.stop}" + (f" ({run.detail})" if run.detail else "")
+    )
     r = p.syscall(60, 0o22, via="int80")
     out.append(f"number 60 through INT 0x80 is i386 umask: {summary(r)}")
     r = p.syscall(60, 7, via="syscall")

@@ -161,18 +161,29 @@ class Machine:
         seed: int = 0,
         *,
         what_if: Mapping[str, Any] | None = None,
+        files: Mapping[str, bytes] | None = None,
     ) -> Machine:
         """Boot a kernel (``x86_64`` or ``i386``) on a CPU (``intel`` or ``amd``).
 
         ``what_if`` changes the boot in ways Linux does not (see
         simulator.kernel.boot.WHAT_IF_KEYS); the boot trace labels each change.
+        ``files`` populates the filesystem: path -> bytes (an ELF image becomes an
+        executable, mode 0755; anything else a regular file, mode 0644).
         """
         check_choice("kernel", kernel, KERNELS)
         check_choice("cpu", cpu, VENDORS)
         check_choice("profile", profile, PROFILES)
         check_int("seed", seed, 64)
         k, trace = boot(kernel, cpu, what_if=dict(what_if or {}))
-        return cls(k, trace, profile=profile, seed=seed)
+        machine = cls(k, trace, profile=profile, seed=seed)
+        for path, data in (files or {}).items():
+            if not isinstance(data, (bytes, bytearray)):
+                raise TypeError(f"files[{path!r}]: expected bytes, received {type(data).__name__}")
+            if data[:4] == b"\x7fELF":
+                machine.fs.add_executable(path, bytes(data))
+            else:
+                machine.fs.add_file(path, bytes(data))
+        return machine
 
     def snapshot(self) -> MachineSnapshot:
         """The whole machine's state (CPU, memory, tasks, files), to come back to with restore().
