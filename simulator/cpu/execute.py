@@ -250,10 +250,12 @@ def _ud(detail: str) -> FaultSignal:
 class CPU(CPUState):
     """A CPU that executes instructions: :meth:`step`, :meth:`run` and event delivery."""
 
-    __slots__ = ("halted", "hooks", "shadow", "shutdown")
+    __slots__ = ("halted", "hooks", "retired", "shadow", "shutdown", "tsc_offset")
 
     def __init__(self, vendor: str = "intel") -> None:
         super().__init__(vendor)
+        self.retired = 0  # instructions completed; the TSC advances one cycle for each
+        self.tsc_offset = 0
         self.halted = False
         self.shutdown = False
         self.shadow = False  # MOV SS / POP SS / STI interrupt shadow
@@ -390,6 +392,7 @@ class CPU(CPUState):
             r[RIP] = (start + ins.length) & self._ip_mask(ins)
             self.shadow = False
             fn(self, ins, start)
+            self.retired += 1
             return (HALTED if self.halted else COMPLETED), ins, None, (), ""
         except _Stop as stop:
             if snap is not None:
@@ -821,9 +824,32 @@ class CPU(CPUState):
         mask = alu.ARITH_FLAGS & ~F.CF if keep_cf else alu.ARITH_FLAGS
         r[RFLAGS] = (r[RFLAGS] & ~mask) | (f & mask)
 
+    def read_msr(self, name_or_number: str | int) -> int | Fault:
+        if M.msr_number(name_or_number) == M.IA32_TIME_STAMP_COUNTER:
+            return self.read_tsc()
+        return super().read_msr(name_or_number)
+
+    def write_msr(self, name_or_number: str | int, value: int) -> Fault | None:
+        """WRMSR's refusals; a write to IA32_TIME_STAMP_COUNTER sets the TSC."""
+        if M.msr_number(name_or_number) == M.IA32_TIME_STAMP_COUNTER:
+            value = _check_u64(value)
+            self.tsc_offset = (value - self.retired) & _M64
+            return None
+        return super().write_msr(name_or_number, value)
+
+    def read_tsc(self) -> int:
+        """The time-stamp counter: ``tsc_offset`` plus one cycle per completed instruction."""
+        return (self.tsc_offset + self.retired) & _M64
+
     def _require_cpl0(self, what: str) -> None:
         if self.cpl != 0:
             raise _gp(0, f"{what} at CPL {self.cpl}")
+
+
+def _check_u64(value: int) -> int:
+    from simulator.cpu._validate import check_int
+
+    return check_int("value", value, 64)
 
 
 def _is_canonical(v: int) -> bool:
@@ -1397,6 +1423,64 @@ def _lgdt(cpu: CPU, ins: Instruction, start: int) -> None:
         cpu.gdtr = value
     else:
         cpu.idtr = value
+
+
+@handler("rdtsc", "rdtscp")
+def _rdtsc(cpu: CPU, ins: Instruction, start: int) -> None:
+    """RDTSC/RDTSCP: EDX:EAX = TSC (RDTSCP also ECX = IA32_TSC_AUX); #GP(0) when CR4.TSD=1
+    at CPL > 0 in protected mode (SDM Vol. 2B RDTSC, RDTSCP)."""
+    if cpu._cr4 & C.CR4_TSD and cpu.cpl != 0 and cpu._cr0 & C.CR0_PE:
+        raise _gp(0, f"{ins.mnemonic.upper()} with CR4.TSD=1 at CPL {cpu.cpl}")
+    r = cpu.r
+    tsc = cpu.read_tsc()
+    r[RAX] = tsc & _M32
+    r[RDX] = tsc >> 32
+    if ins.mnemonic == "rdtscp":
+        r[RCX] = cpu.msr.values[M.IA32_TSC_AUX] & _M32
+
+
+# Descriptor types LSL accepts besides code and data (SDM Vol. 2A LSL, Table 3-xx
+# "Segment and Gate Types Checked by the LSL Instruction").
+_LSL_SYSTEM_LEGACY = frozenset({0x1, 0x2, 0x3, 0x9, 0xB})
+_LSL_SYSTEM_IA32E = frozenset({0x2, 0x9, 0xB})
+
+
+@handler("lsl")
+def _lsl(cpu: CPU, ins: Instruction, start: int) -> None:
+    """LSL: the byte-granular limit of the segment a selector names, with ZF=1, or ZF=0 when
+    the selector is null, past the table, of a type LSL refuses, or not visible at CPL/RPL
+    (SDM Vol. 2A LSL). The getcpu of 3.16's vDSO reads the per-CPU segment this way."""
+    if not cpu._cr0 & C.CR0_PE or cpu.r[RFLAGS] & F.VM:
+        raise _ud("LSL outside protected mode")
+    dst, src = ins.operands
+    selector = cpu._get(src, 2) & 0xFFFF
+    r = cpu.r
+    ok = False
+    limit = 0
+    if selector & 0xFFFC:
+        base, table_limit = (
+            (cpu.ldtr[1].base, cpu.ldtr[1].limit)
+            if selector & 4
+            else (cpu.gdtr.base, cpu.gdtr.limit)
+        )
+        usable = not (selector & 4) or cpu.ldtr[1].usable
+        if usable and (selector & 0xFFF8) + 7 <= table_limit:
+            raw = cpu._read_bytes(
+                (base + (selector & 0xFFF8)) & cpu._linear_mask(), 8, READ, implicit=True
+            )
+            d = SegmentDescriptor.decode(raw)
+            if d.s:
+                visible = d.conforming or (d.dpl >= cpu.cpl and d.dpl >= selector & 3)
+                ok = visible
+            else:
+                types = _LSL_SYSTEM_IA32E if cpu.long_mode_active else _LSL_SYSTEM_LEGACY
+                ok = d.type in types and d.dpl >= cpu.cpl and d.dpl >= selector & 3
+            limit = d.byte_limit
+    if ok:
+        cpu._put(dst, limit, dst.size)
+        r[RFLAGS] |= F.ZF
+    else:
+        r[RFLAGS] &= ~F.ZF
 
 
 @handler("ltr", rollback=True)

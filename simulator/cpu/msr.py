@@ -20,6 +20,8 @@ IA32_FMASK = 0xC000_0084
 IA32_FS_BASE = 0xC000_0100
 IA32_GS_BASE = 0xC000_0101
 IA32_KERNEL_GS_BASE = 0xC000_0102
+IA32_TIME_STAMP_COUNTER = 0x10
+IA32_TSC_AUX = 0xC000_0103
 
 NAMES: dict[int, str] = {
     IA32_SYSENTER_CS: "IA32_SYSENTER_CS",
@@ -33,6 +35,8 @@ NAMES: dict[int, str] = {
     IA32_FS_BASE: "IA32_FS_BASE",
     IA32_GS_BASE: "IA32_GS_BASE",
     IA32_KERNEL_GS_BASE: "IA32_KERNEL_GS_BASE",
+    IA32_TIME_STAMP_COUNTER: "IA32_TIME_STAMP_COUNTER",
+    IA32_TSC_AUX: "IA32_TSC_AUX",
 }
 BY_NAME: dict[str, int] = {name: number for number, name in NAMES.items()}
 
@@ -145,4 +149,6 @@ class MSRFile:
             value = (value & ~EFER_LMA) | (old & EFER_LMA)
         elif number == IA32_FMASK:
             value &= (1 << FMASK_BITS) - 1
+        elif number == IA32_TSC_AUX and value >> 32:
+            return gp(0, f"WRMSR IA32_TSC_AUX: bits 63:32 are reserved ({value:#x})")
         return value

@@ -160,4 +160,20 @@ class TestStorage:
 
     def test_rdmsr_unknown_is_gp0(self):
         """RDMSR of an unimplemented MSR is #GP(0) (SDM Vol. 2B RDMSR)."""
-        assert _gp0(CPU().read_msr(0x10))
+        assert _gp0(CPU().read_msr(0xDEAD))
+
+
+class TestTimeStampCounter:
+    def test_numbers(self):
+        """IA32_TIME_STAMP_COUNTER is 0x10 and IA32_TSC_AUX 0xC0000103 (SDM Vol. 4 Table 2-2)."""
+        assert (msr.IA32_TIME_STAMP_COUNTER, msr.IA32_TSC_AUX) == (0x10, 0xC000_0103)
+
+    def test_wrmsr_sets_the_tsc(self):
+        """Writing IA32_TIME_STAMP_COUNTER sets the counter RDTSC reads (SDM Vol. 3B §17.17)."""
+        cpu = CPU()
+        assert cpu.write_msr("IA32_TIME_STAMP_COUNTER", 1000) is None
+        assert cpu.read_msr(0x10) == 1000 and cpu.read_tsc() == 1000
+
+    def test_tsc_aux_reserved_bits(self):
+        """IA32_TSC_AUX bits 63:32 are reserved: setting one is #GP(0)."""
+        assert _gp0(CPU().write_msr("IA32_TSC_AUX", 1 << 32))
