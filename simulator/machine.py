@@ -132,7 +132,7 @@ class MachineSnapshot:
     files: Any
     brks: dict
     current: int | None
-    clock_ns: int
+    timekeeper: Any
     next_pid: int
     spaces: dict
 
@@ -206,7 +206,7 @@ class Machine:
             files=files,
             brks=brks,
             current=k.current.pid if k.current else None,
-            clock_ns=k.clock_ns,
+            timekeeper=copy.deepcopy(k.timekeeper),
             next_pid=self._next_pid,
             spaces=dict(self.cpu.spaces),
         )
@@ -243,12 +243,35 @@ class Machine:
         self.cpu.spaces.update(snap.spaces)
         self.cpu.restore(snap.cpu)
         k.current = k.tasks.get(snap.current) if snap.current is not None else None
-        k.clock_ns = snap.clock_ns
+        k.timekeeper = copy.deepcopy(snap.timekeeper)
         k.stopped = None
         k.unmodeled = []
         self._next_pid = snap.next_pid
         self.cpu.halted = False
         self.cpu.shutdown = False
+
+    def advance_time(self, nanoseconds: int) -> int:
+        """Let simulated time pass: the TSC moves on, and every timer tick (HZ=250) that falls
+        in the interval runs update_wall_time and update_vsyscall. Returns the ticks run."""
+        from simulator.kernel import timekeeping as T
+
+        nanoseconds = check_int("nanoseconds", nanoseconds, 48)
+        cpu = self.cpu
+        tk = self.kernel.timekeeper
+        cycles = nanoseconds * T.TSC_KHZ // 1_000_000
+        ticks = 0
+        per_tick = T.TICK_NSEC * T.TSC_KHZ // 1_000_000
+        target = cpu.read_tsc() + cycles
+        while tk.cycle_last + per_tick <= target:
+            cpu.tsc_offset += tk.cycle_last + per_tick - cpu.read_tsc()
+            tk.tick(cpu.read_tsc())
+            ticks += 1
+        cpu.tsc_offset += target - cpu.read_tsc()
+        return ticks
+
+    def tick(self) -> None:
+        """One timer interrupt's timekeeping, now: update_wall_time, then update_vsyscall."""
+        self.kernel.timekeeper.tick(self.cpu.read_tsc())
 
     @property
     def kind(self) -> str:

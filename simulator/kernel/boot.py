@@ -14,7 +14,7 @@ from simulator.cpu import CPU, Gate32, Gate64, SegmentDescriptor, TableRegister
 from simulator.cpu import control as C
 from simulator.cpu import msr as M
 from simulator.cpu.segments import DescriptorCache
-from simulator.kernel import entry_32, entry_64, ia32entry, syscalls, traps, vdso32
+from simulator.kernel import entry_32, entry_64, ia32entry, syscalls, timekeeping, traps, vdso32
 from simulator.kernel import linux316 as L
 from simulator.kernel.kernel import Kernel
 from simulator.trace import BOOT, Trace
@@ -246,6 +246,16 @@ def boot(kind: str, vendor: str, *, what_if: dict[str, Any] | None = None) -> tu
     from simulator.kernel import exec as kexec
 
     k.handlers.update(kexec.HANDLERS)
+
+    # Timekeeping on the TSC (timekeeping_init, then the first update_vsyscall).
+    cpu.tsc_offset = 0x1000_0000
+    k.timekeeper.cycle_last = cpu.read_tsc()
+    k.timekeeper.update_vsyscall()
+    step(
+        "timekeeping_init (kernel/time/timekeeping.c); update_vsyscall (vsyscall_gtod.c)",
+        f"clocksource tsc at {timekeeping.TSC_KHZ} kHz: mult {timekeeping.MULT}, shift "
+        f"{timekeeping.SHIFT}; vclock_mode VCLOCK_TSC; wall time copied to vsyscall_gtod_data",
+    )
 
     # The 32-bit vDSO's __kernel_vsyscall (sysenter_setup).
     sep = bool(what_if.get("sep", True))

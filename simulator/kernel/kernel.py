@@ -12,6 +12,7 @@ from simulator.cpu.memory import READ
 from simulator.cpu.registers import RFLAGS, RIP
 from simulator.kernel import linux316 as L
 from simulator.kernel.task import Task
+from simulator.kernel.timekeeping import Timekeeper
 from simulator.trace import KERNEL, NOT_MODELED, Trace
 
 Hook = Callable[["Kernel"], None]
@@ -53,7 +54,7 @@ class Kernel:
         self.trace: Trace | None = None
         self.stopped: KernelStop | None = None
         self.unmodeled: list[str] = []
-        self.clock_ns = 1_404_000_000 * 1_000_000_000  # 2014-06-29, when 3.16 was near
+        self.timekeeper = Timekeeper(wide=kind == "x86_64")
         self.fs: Any = None
         self.tables: dict[str, abi.KernelSyscallTable] = {}
         self.vdso_variant: Any = None

@@ -29,7 +29,6 @@ MAX_CLOCKS = 16
 MODELED_CLOCKS = {0: "CLOCK_REALTIME", 1: "CLOCK_MONOTONIC", 4: "CLOCK_MONOTONIC_RAW"}
 MODELED_CLOCKS.update({5: "CLOCK_REALTIME_COARSE", 6: "CLOCK_MONOTONIC_COARSE"})
 MODELED_CLOCKS.update({7: "CLOCK_BOOTTIME", 11: "CLOCK_TAI"})
-BOOT_NS = 1_404_000_000 * 1_000_000_000  # the simulated clock's realtime at boot
 
 HANDLERS: dict[str, Callable[..., int]] = {}
 SOURCES: dict[str, str] = {}
@@ -276,8 +275,8 @@ def sys_prctl(k: Kernel, option: int, a2: int, a3: int, a4: int, a5: int, *_: in
 # ------------------------------------------------------------------ time
 
 
-def _now(k: Kernel) -> int:
-    return k.clock_ns
+def _tsc(k: Kernel) -> int:
+    return k.cpu.read_tsc()
 
 
 def _put_pair(k: Kernel, name: str, addr: int, a: int, b: int, size: int) -> bool:
@@ -290,8 +289,8 @@ def _put_pair(k: Kernel, name: str, addr: int, a: int, b: int, size: int) -> boo
 
 def _gettimeofday(k: Kernel, name: str, tv: int, tz: int, size: int) -> int:
     tv, tz = _ptr(k, tv), _ptr(k, tz)
-    now = _now(k)
-    sec, usec = now // 1_000_000_000, now // 1000 % 1_000_000
+    sec, nsec = k.timekeeper.realtime(_tsc(k))
+    usec = nsec // 1000
     if tv and not _put_pair(k, name, tv, sec, usec, size):
         return _fail(k, name, "EFAULT", "copy_to_user(tv)")
     if tz and not _put_pair(k, name, tz, 0, 0, 4):
@@ -312,7 +311,7 @@ def compat_sys_gettimeofday(k: Kernel, tv: int, tz: int, *_: int) -> int:
 
 def _time(k: Kernel, name: str, tloc: int, size: int) -> int:
     tloc = _ptr(k, tloc)
-    sec = _now(k) // 1_000_000_000
+    sec = k.timekeeper.xtime_sec  # get_seconds(): the wall time at the last tick
     if tloc and not uaccess.put_user(k, tloc, sec, size, f"put_user ({name})"):
         return _fail(k, name, "EFAULT", "put_user(tloc)")
     _enter(k, name, f"get_seconds() = {sec}")
@@ -341,12 +340,17 @@ def _clock_gettime(k: Kernel, name: str, which: int, tp: int, size: int) -> int:
         if which in (2, 3, 8, 9):
             return k.not_modeled(name, f"clock {which}")
         return _fail(k, name, "EINVAL", f"clockid {which} has no clock_gettime")
-    now = _now(k)
-    if which not in (0, 5, 11):
-        now -= BOOT_NS
-    if which == 11:
-        now += 35 * 1_000_000_000  # TAI was 35 s ahead of UTC in mid-2014
-    sec, nsec = now // 1_000_000_000, now % 1_000_000_000
+    tk = k.timekeeper
+    if which in (0, 11):
+        sec, nsec = tk.realtime(_tsc(k))  # getnstimeofday
+        sec += 35 if which == 11 else 0  # TAI was 35 s ahead of UTC in mid-2014
+    elif which in (1, 4, 7):
+        sec, nsec = tk.monotonic(_tsc(k))  # ktime_get_ts (no suspend, no NTP slew)
+    elif which == 5:
+        sec, nsec = tk.coarse()  # current_kernel_time
+    else:
+        sec, nsec = tk.coarse()
+        sec += tk.wall_to_monotonic_sec
     if not _put_pair(k, name, tp, sec, nsec, size):
         return _fail(k, name, "EFAULT", "copy_to_user(tp)")
     _enter(k, name, f"{MODELED_CLOCKS[which]}: {sec}.{nsec:09d}")
