@@ -418,6 +418,7 @@ class Process:
         self.task = task
         self._brk = ALLOC_BASE
         self._trampolines: dict[str, bytes] = {}
+        self.startup: SyscallResult | None = None  # an i386 process's set_thread_area
 
     @property
     def pid(self) -> int:
@@ -533,8 +534,9 @@ class Process:
         raw += (0xFFFFF).to_bytes(4, "little") + (1 | 1 << 4 | 1 << 6).to_bytes(4, "little")
         self.task.mm.poke(desc, raw)
         result = self.syscall("set_thread_area", desc, via="int80", trace=False)
+        self.startup = result
         if result.ret != 0:
-            raise RuntimeError(f"set_thread_area at start-up failed: {result}")
+            return  # the process died at start-up (a what-if boot) or has no TLS: say so
         entry = int.from_bytes(self.task.mm.peek(desc, 4), "little")
         cpu = self.machine.cpu
         self.machine.switch_to(self.task, quiet=True)
@@ -702,6 +704,9 @@ class Process:
         cpu = machine.cpu
         k.stopped = None
         steps = 0
+        if cpu.cpl == 3 and done():
+            self.task.user_state = cpu.snapshot()
+            return "returned", "", steps
         while steps < max_steps:
             steps += 1
             if t is None:

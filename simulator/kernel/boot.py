@@ -241,7 +241,10 @@ def boot(kind: str, vendor: str, *, what_if: dict[str, Any] | None = None) -> tu
     else:
         k.tables["sys_call_table"] = abi.i386_sys_call_table()
     for name, table in k.tables.items():
-        step(table.source, f"{name}: {table.nr_syscalls} entries, max number {table.max_number}")
+        step(
+            f"{name} ({table.source})",
+            f"{table.nr_syscalls} entries, max number {table.max_number}",
+        )
     k.handlers = dict(syscalls.HANDLERS)
     from simulator.kernel import exec as kexec
 

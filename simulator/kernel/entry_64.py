@@ -208,6 +208,15 @@ def fixup_top_of_stack(k: Kernel) -> None:
     )
 
 
+def restore_top_of_stack(k: Kernel) -> None:
+    """RESTORE_TOP_OF_STACK: old_rsp = RSP slot, R11 slot = EFLAGS slot."""
+    base = pt_regs_base(k)
+    gs = k.cpu.cache[GS].base
+    k.kwrite(gs + L.PERCPU_OLD_RSP, k.kread(base + _PT["sp"], 8), 8)
+    k.kwrite(base + _PT["r11"], k.kread(base + _PT["flags"], 8), 8)
+    k.note(where("RESTORE_TOP_OF_STACK"), "old_rsp = RSP slot; R11 slot = EFLAGS slot")
+
+
 def ptregs_stub(k: Kernel, entry: str, nr: int) -> None:
     """stub_execve and friends: SAVE_REST, FIXUP_TOP_OF_STACK, call, leave by IRET."""
     r = k.cpu.r
@@ -225,7 +234,7 @@ def ptregs_stub(k: Kernel, entry: str, nr: int) -> None:
     args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
     result = k.call_stub(entry, target, nr, args) & _MASK64
     if entry == "stub_x32_execve":
-        k.note(where(entry), "RESTORE_TOP_OF_STACK")
+        restore_top_of_stack(k)
     k.kwrite(base + _PT["ax"], result, 8)
     restore_rest(k, base)
     k.note(

@@ -223,7 +223,9 @@ def load_image(
     phdr = (load_addr or 0) + image.phoff
     auxv: list[tuple[int, int]] = []
     if new_abi == "i386":
+        # ARCH_DLINFO_IA32 (arch/x86/include/asm/elf.h): AT_SYSINFO, AT_SYSINFO_EHDR.
         auxv.append((abi.AT_SYSINFO, vdso + 0x400))
+        auxv.append((abi.AT_SYSINFO_EHDR, vdso))
     aux_names = abi.AUXV_TYPES
     auxv += [
         (aux_names["AT_HWCAP"], 0),

@@ -13,7 +13,9 @@ import attrs
 NSEC_PER_SEC = 1_000_000_000
 TSC_KHZ = 2_400_000  # the simulated CPU's TSC runs at 2.4 GHz (ringsim's choice)
 SHIFT = 24  # clocksource shift (ringsim's choice; clocks_calc_mult_shift picks one like it)
-MULT = (NSEC_PER_SEC << SHIFT) // (TSC_KHZ * 1000)  # ns = cycles * mult >> shift
+# clocks_calc_mult_shift (kernel/time/clocksource.c) rounds to nearest:
+# tmp = to << shift; tmp += from / 2; do_div(tmp, from).
+MULT = ((NSEC_PER_SEC << SHIFT) + TSC_KHZ * 1000 // 2) // (TSC_KHZ * 1000)
 MASK = (1 << 64) - 1  # CLOCKSOURCE_MASK(64)
 BOOT_REALTIME = 1_404_000_000  # the wall clock at boot: 2014-06-29, near 3.16's release
 TICK_NSEC = NSEC_PER_SEC // 250  # HZ = 250

@@ -105,10 +105,13 @@ def kill(k: Kernel, signal: int, *, reason: str) -> None:
     assert task is not None
     core = signal in CORE_SIGNALS
     task.killed_by = signal
-    task.exit_code = signal | (0x80 if core else 0)
+    # The wait status is the signal; bit 7 (WCOREFLAG) only when a core file was written,
+    # and RLIMIT_CORE starts at 0 (include/asm-generic/resource.h INIT_RLIMITS).
+    task.exit_code = signal
     k.note(
         "get_signal_to_deliver -> do_group_exit (kernel/signal.c, kernel/exit.c)",
         f"{SIGNAL_NAMES.get(signal, signal)}: default action "
-        f"{'core (terminate and dump core)' if core else 'terminate'}; task {task.pid} exits",
+        f"{'core (no core file: RLIMIT_CORE is 0)' if core else 'terminate'}; "
+        f"task {task.pid} exits",
     )
     k.stop("signal", f"{SIGNAL_NAMES.get(signal, signal)}: {reason}")
