@@ -82,12 +82,14 @@ class Fault:
 class Row:
     """One kernel × vendor × process ABI × mechanism, as the sources say it behaves.
 
-    ``entry``/``table``/``exit`` are None when the CPU refuses the instruction;
-    ``fault`` is None when the call comes back. ``numbers`` is the ABI whose
-    syscall numbers the mechanism reaches (``number_bit`` is ORed in by the
-    caller); ``arg_bits`` is how many bits of each argument register reach the
-    handler; ``clobbers`` are the registers the process sees change besides
-    ``result`` and the instruction pointer (when they held other values).
+    ``entry``/``table``/``exit`` are None when the CPU refuses the instruction,
+    and so are ``numbers``, ``arg_bits``, ``arguments`` and ``arg6``; ``fault``
+    is None when the call comes back. ``numbers`` is the ABI whose syscall
+    numbers the mechanism reaches (``number_bit`` is ORed in by the caller);
+    ``arg_bits`` is how many bits of each argument register reach the handler;
+    ``arg6`` is where argument 6 is read from; ``clobbers`` are the registers
+    the process sees change besides ``result`` and the instruction pointer
+    (when they held other values).
     """
 
     kernel: str = attrs.field(validator=attrs.validators.in_(KERNELS))
@@ -98,11 +100,15 @@ class Row:
     entry: Entry | None
     table: str | None
     exit: str | None = attrs.field(validator=attrs.validators.optional(attrs.validators.in_(EXITS)))
-    numbers: str = attrs.field(validator=attrs.validators.in_(ABIS))
+    numbers: str | None = attrs.field(
+        validator=attrs.validators.optional(attrs.validators.in_(ABIS))
+    )
     number_bit: int
-    arg_bits: int = attrs.field(validator=attrs.validators.in_((32, 64)))
-    arguments: str
-    arg6: str
+    arg_bits: int | None = attrs.field(
+        validator=attrs.validators.optional(attrs.validators.in_((32, 64)))
+    )
+    arguments: str | None
+    arg6: str | None
     result: str = attrs.field(validator=attrs.validators.in_(("rax", "eax")))
     clobbers: tuple[str, ...]
     clobbers_why: str
@@ -137,12 +143,11 @@ class Row:
 
     @property
     def numbering(self) -> str:
-        table = self.table or (
-            "ia32_sys_call_table" if self.numbers == "i386" else "sys_call_table"
-        )
+        if self.numbers is None:
+            return "-"
         if self.number_bit:
-            return f"{self.numbers}: the x86_64 table, number | {self.number_bit:#x}"
-        return f"{self.numbers} ({table})"
+            return f"{self.numbers}: the x86_64 table, number + {self.number_bit:#x}"
+        return f"{self.numbers} ({self.table})"
 
 
 def _check_rows(rows: tuple[Row, ...]) -> tuple[Row, ...]:
@@ -164,13 +169,11 @@ def _check_rows(rows: tuple[Row, ...]) -> tuple[Row, ...]:
             raise ValueError(f"rows: {row.key} is not a combination Process.syscall offers")
         if row.number_bit != (abi.X32_SYSCALL_BIT if row.numbers == "x32" else 0):
             raise ValueError(f"rows: {row.key} number_bit does not match numbers={row.numbers}")
-        if row.outcome == "ok" and (row.table is None or row.exit is None):
-            raise ValueError(f"rows: {row.key} comes back but names no table or exit")
-        if row.outcome == "refused" and (row.table is not None or row.exit is not None):
-            raise ValueError(f"rows: {row.key} is refused by the CPU but names a table or exit")
-        for text in (row.instruction, row.arguments, row.arg6, row.clobbers_why, row.note):
-            if "|" in text:
-                raise ValueError(f"rows: {row.key} has a '|' in a table cell: {text!r}")
+        reached = (row.table, row.exit, row.numbers, row.arg_bits, row.arguments, row.arg6)
+        if row.outcome == "refused" and any(v is not None for v in reached):
+            raise ValueError(f"rows: {row.key} is refused by the CPU but says what the kernel does")
+        if row.outcome != "refused" and any(v is None for v in reached):
+            raise ValueError(f"rows: {row.key} reaches the kernel but leaves a field empty")
     missing = expected - seen
     if missing:
         raise ValueError(f"rows: missing {sorted(missing)}")
@@ -426,6 +429,14 @@ A_INT80_64 = (
 A_IA32 = (
     "32-bit ebx, ecx, edx, esi, edi, zero-extended into rdi, rsi, rdx, rcx, r8 (IA32_ARG_FIXUP)"
 )
+A_IA32_INT80 = (
+    "32-bit ebx, ecx, edx, esi, edi, ebp, zero-extended into rdi, rsi, rdx, rcx, r8, r9 "
+    "(IA32_ARG_FIXUP)"
+)
+A_SYSENTER_64 = (
+    "cut to 32 bits: ebx, ecx, edx, esi, edi, moved into rdi, rsi, rdx, rcx, r8 by 32-bit "
+    "movl (IA32_ARG_FIXUP)"
+)
 A_IA32_CSTAR = (
     "32-bit ebx, ebp (arg 2: SYSCALL took ecx), edx, esi, edi, zero-extended (IA32_ARG_FIXUP 1)"
 )
@@ -453,10 +464,10 @@ WHY_IA32_INT80 = (
     "but 32-bit code cannot see them"
 )
 WHY_IA32_SYSENTER = (
-    "eflags: CF, PF, AF, ZF, SF, OF come back as addq $(KERNEL_STACK_OFFSET),%rsp left them "
-    "(SF 1, ZF CF OF 0; PF and AF from the stack address), because pushfq runs after that addq "
-    "and sysexit_from_sys_call's popfq reloads them; ecx and edx (SYSEXIT's esp and eip) and "
-    "ebp (arg 6) are popped back by the vDSO"
+    "the arithmetic flags CF, PF, AF, ZF, SF, OF come back as "
+    "addq $(KERNEL_STACK_OFFSET),%rsp left them (SF 1, ZF CF OF 0; PF and AF from the stack "
+    "address), because pushfq runs after that addq and sysexit_from_sys_call's popfq reloads "
+    "them; ecx and edx (SYSEXIT's esp and eip) and ebp (arg 6) are popped back by the vDSO"
 )
 WHY_IA32_CSTAR = (
     "ecx (SYSRETL's eip) is restored by the vDSO's movl %ebp,%ecx and ebp by its pop; eflags "
@@ -464,7 +475,7 @@ WHY_IA32_CSTAR = (
 )
 WHY_I386_INT80 = "RESTORE_REGS 4 pops every register SAVE_ALL pushed and IRET reloads eflags"
 WHY_I386_SYSENTER = (
-    "eflags: sysenter_exit reloads no flags, so CF, PF, AF, ZF, SF, OF are as xorl %ebp,%ebp "
+    "sysenter_exit reloads no flags, so CF, PF, AF, ZF, SF, OF are as xorl %ebp,%ebp "
     "leaves them (ZF PF 1, CF SF OF 0, AF undefined) and DF as SAVE_ALL's cld leaves it (0); "
     "ecx and edx (SYSEXIT's esp and eip) and ebp (zeroed) are popped back by the vDSO"
 )
@@ -474,6 +485,34 @@ NOTE_INT80_64 = (
     "INT 0x80 from 64-bit code is a compat call: i386 numbers, compat handlers "
     "(TS_COMPAT is set), pointers above 4 GiB cut to their low 32 bits."
 )
+NOTE_SYSCALL_64 = (
+    "Work pending (a signal, tracing) or a ptregs stub (execve, rt_sigreturn) leaves by "
+    "IRETQ instead."
+)
+NOTE_SYSCALL_X32 = (
+    "The number carries __X32_SYSCALL_BIT; system_call masks it off to index the shared table."
+)
+NOTE_SYSENTER_64_AMD = (
+    "syscall_init writes the SYSENTER MSRs on AMD too, but the CPU never reads them in long mode."
+)
+NOTE_COMPAT_SYSCALL_INTEL = "The SYSCALL instruction does not exist in compatibility mode on Intel."
+NOTE_COMPAT_SYSCALL_AMD = (
+    "AMD's compatibility-mode SYSCALL, as the SYSCALL vDSO does it; the vDSO reloads SS after "
+    "SYSRETL."
+)
+NOTE_COMPAT_SYSENTER_INTEL = (
+    "Work pending, a bad number or an unreadable 0(%ebp) leaves by IRETQ through ia32_sysret "
+    "instead."
+)
+NOTE_COMPAT_SYSENTER_AMD = "Which is why sysenter_setup gives AMD the SYSCALL image."
+NOTE_VSYSCALL_INTEL = "The SYSENTER image: X86_FEATURE_SYSENTER32 is set on Intel."
+NOTE_VSYSCALL_AMD = "The SYSCALL image: X86_FEATURE_SYSCALL32 is set on AMD."
+NOTE_LEGACY_SYSCALL_INTEL = "Intel has no legacy-mode SYSCALL at all."
+NOTE_LEGACY_SYSCALL_AMD = (
+    "AMD has a legacy-mode SYSCALL, but EFER.SCE is clear under a 32-bit kernel."
+)
+NOTE_LEGACY_SYSENTER = "Work pending or an unreadable 0(%ebp) leaves by IRET instead."
+NOTE_LEGACY_VSYSCALL = "The SYSENTER image: X86_FEATURE_SEP, on AMD as on Intel."
 NOTE_SYSENTER_64_INTEL = (
     "ia32_sysenter_target treats the call as a 32-bit one: i386 numbers, 32-bit arguments, "
     "argument 6 from 0(%ebp). It returns (by SYSEXIT, or by IRET through ia32_badarg when "
@@ -483,16 +522,94 @@ NOTE_SYSENTER_64_INTEL = (
 )
 
 
-def _x86_64_rows(vendor: str) -> tuple[Row, ...]:
-    """The ten rows of a 64-bit 3.16 kernel on one vendor."""
+def _syscall_64(vendor: str, process: str) -> Row:
+    """SYSCALL from 64-bit code (x86_64 or x32): system_call, back by SYSRETQ."""
+    x32 = process == "x32"
+    return Row(
+        kernel="x86_64",
+        vendor=vendor,
+        abi=process,
+        via="syscall",
+        instruction=I_SYSCALL_64,
+        entry=SYSTEM_CALL_64,
+        table="sys_call_table",
+        exit="SYSRETQ",
+        numbers=process,
+        number_bit=abi.X32_SYSCALL_BIT if x32 else 0,
+        arg_bits=64,
+        arguments=A_SYSCALL_X32 if x32 else A_SYSCALL_64,
+        arg6=SIX_R9,
+        result="rax",
+        clobbers=("rcx", "r11"),
+        clobbers_why=WHY_SYSCALL_64,
+        fault=None,
+        sources=(
+            SDM_SYSCALL,
+            HEAD_64_SCE,
+            SYSCALL_INIT_LSTAR,
+            SYSTEM_CALL_64_SRC,
+            *((SYSTEM_CALL_X32_SRC, X32_BIT) if x32 else ()),
+            SYSRET_CHECK,
+            SDM_SYSRETQ,
+        ),
+        note=NOTE_SYSCALL_X32 if x32 else NOTE_SYSCALL_64,
+    )
+
+
+def _int80_64(vendor: str, process: str) -> Row:
+    """INT 0x80 from 64-bit code (x86_64 or x32): ia32_syscall, a compat call, back by IRETQ."""
+    return Row(
+        kernel="x86_64",
+        vendor=vendor,
+        abi=process,
+        via="int80",
+        instruction=I_INT80_64,
+        entry=IA32_SYSCALL,
+        table="ia32_sys_call_table",
+        exit="IRETQ",
+        numbers="i386",
+        number_bit=0,
+        arg_bits=32,
+        arguments=A_INT80_64,
+        arg6=SIX_EBP_CUT,
+        result="rax",
+        clobbers=("r8", "r9", "r10", "r11"),
+        clobbers_why=WHY_INT80_64,
+        fault=None,
+        sources=(
+            TRAP_INIT_64,
+            IA32_SYSCALL_SRC,
+            IA32_ARG_FIXUP,
+            IA32_SYSRET,
+            INT_RET_FROM_SYS_CALL,
+        ),
+        note=NOTE_INT80_64,
+    )
+
+
+def _sysenter_64(vendor: str, process: str) -> Row:
+    """SYSENTER from 64-bit code: #UD on AMD; on Intel a 32-bit call that returns to nowhere."""
     intel = vendor == "intel"
-    sysenter_64 = (
-        dict(
-            entry=IA32_SYSENTER_TARGET,
-            table="ia32_sys_call_table",
-            exit="SYSEXIT",
-            fault=PF_SYSENTER_RETURN,
-            sources=(
+    return Row(
+        kernel="x86_64",
+        vendor=vendor,
+        abi=process,
+        via="sysenter",
+        instruction=I_SYSENTER_64,
+        entry=IA32_SYSENTER_TARGET if intel else None,
+        table="ia32_sys_call_table" if intel else None,
+        exit="SYSEXIT" if intel else None,
+        numbers="i386" if intel else None,
+        number_bit=0,
+        arg_bits=32 if intel else None,
+        arguments=A_SYSENTER_64 if intel else None,
+        arg6=SIX_EBP_STACK_64_RAW if intel else None,
+        result="rax",
+        clobbers=(),
+        clobbers_why=WHY_NONE_REFUSED,
+        fault=PF_SYSENTER_RETURN if intel else UD_SYSENTER_64,
+        sources=(
+            (
                 SDM_SYSENTER,
                 SYSCALL_INIT_SYSENTER,
                 IA32_SYSENTER_SRC,
@@ -501,268 +618,222 @@ def _x86_64_rows(vendor: str) -> tuple[Row, ...]:
                 SYSENTER_RETURN,
                 SDM_PF_CODE,
                 FAULT_SEGV,
-            ),
-            note=NOTE_SYSENTER_64_INTEL,
-        )
-        if intel
-        else dict(
-            entry=None,
-            table=None,
-            exit=None,
-            fault=UD_SYSENTER_64,
-            sources=(APM_SYSENTER, SYSCALL_INIT_SYSENTER, TRAPS_UD),
-            note="SYSENTER_CS/ESP/EIP are written on AMD too, but the CPU never reads them "
-            "in long mode.",
-        )
+            )
+            if intel
+            else (APM_SYSENTER, SYSCALL_INIT_SYSENTER, TRAPS_UD)
+        ),
+        note=NOTE_SYSENTER_64_INTEL if intel else NOTE_SYSENTER_64_AMD,
     )
-    rows: list[Row] = []
-    for process in ("x86_64", "x32"):
-        x32 = process == "x32"
-        rows.append(
-            Row(
-                kernel="x86_64",
-                vendor=vendor,
-                abi=process,
-                via="syscall",
-                instruction=I_SYSCALL_64,
-                entry=SYSTEM_CALL_64,
-                table="sys_call_table",
-                exit="SYSRETQ",
-                numbers=process,
-                number_bit=abi.X32_SYSCALL_BIT if x32 else 0,
-                arg_bits=64,
-                arguments=A_SYSCALL_X32 if x32 else A_SYSCALL_64,
-                arg6=SIX_R9,
-                result="rax",
-                clobbers=("rcx", "r11"),
-                clobbers_why=WHY_SYSCALL_64,
-                fault=None,
-                sources=(
-                    SDM_SYSCALL,
-                    HEAD_64_SCE,
-                    SYSCALL_INIT_LSTAR,
-                    SYSTEM_CALL_64_SRC,
-                    *((SYSTEM_CALL_X32_SRC, X32_BIT) if x32 else ()),
-                    SYSRET_CHECK,
-                    SDM_SYSRETQ,
-                ),
-                note=(
-                    "The number carries __X32_SYSCALL_BIT; system_call masks it off to "
-                    "index the shared table."
-                    if x32
-                    else "Work pending (signals, tracing) or a ptregs stub (execve, "
-                    "rt_sigreturn) leaves by IRETQ instead."
-                ),
-            )
-        )
-        rows.append(
-            Row(
-                kernel="x86_64",
-                vendor=vendor,
-                abi=process,
-                via="int80",
-                instruction=I_INT80_64,
-                entry=IA32_SYSCALL,
-                table="ia32_sys_call_table",
-                exit="IRETQ",
-                numbers="i386",
-                number_bit=0,
-                arg_bits=32,
-                arguments=A_INT80_64,
-                arg6=SIX_EBP_CUT,
-                result="rax",
-                clobbers=("r8", "r9", "r10", "r11"),
-                clobbers_why=WHY_INT80_64,
-                fault=None,
-                sources=(
-                    TRAP_INIT_64,
-                    IA32_SYSCALL_SRC,
-                    IA32_ARG_FIXUP,
-                    IA32_SYSRET,
-                    INT_RET_FROM_SYS_CALL,
-                ),
-                note=NOTE_INT80_64,
-            )
-        )
-        rows.append(
-            Row(
-                kernel="x86_64",
-                vendor=vendor,
-                abi=process,
-                via="sysenter",
-                instruction=I_SYSENTER_64,
-                numbers="i386",
-                number_bit=0,
-                arg_bits=32,
-                arguments=A_INT80_64.replace(", ebp,", ",").replace(", r9 ", " "),
-                arg6=SIX_EBP_STACK_64_RAW,
-                result="rax",
-                clobbers=(),
-                clobbers_why=WHY_NONE_REFUSED,
-                **sysenter_64,
-            )
-        )
-    # The i386 process: compatibility mode.
-    rows.append(
-        Row(
-            kernel="x86_64",
-            vendor=vendor,
-            abi="i386",
-            via="syscall",
-            instruction=I_VDSO_SYSCALL,
-            entry=None if intel else IA32_CSTAR_TARGET,
-            table=None if intel else "ia32_sys_call_table",
-            exit=None if intel else "SYSRETL",
-            numbers="i386",
-            number_bit=0,
-            arg_bits=32,
-            arguments=A_IA32_CSTAR,
-            arg6=SIX_ESP_STACK,
-            result="eax",
-            clobbers=(),
-            clobbers_why=WHY_NONE_REFUSED if intel else WHY_IA32_CSTAR,
-            fault=UD_SYSCALL_COMPAT if intel else None,
-            sources=(
-                (SDM_SYSCALL_UD, TRAPS_UD)
-                if intel
-                else (
-                    APM_SYSCALL_COMPAT,
-                    SYSCALL_INIT_CSTAR,
-                    VDSO_SYSCALL,
-                    IA32_CSTAR_SRC,
-                    SYSRETL_FROM_SYS_CALL,
-                    APM_SYSRETL,
-                )
-            ),
-            note=(
-                "The SYSCALL instruction does not exist in compatibility mode on Intel."
-                if intel
-                else "AMD's compatibility-mode SYSCALL; the vDSO reloads SS after SYSRETL."
-            ),
-        )
-    )
-    rows.append(
-        Row(
-            kernel="x86_64",
-            vendor=vendor,
-            abi="i386",
-            via="int80",
-            instruction=I_INT80_COMPAT,
-            entry=IA32_SYSCALL,
-            table="ia32_sys_call_table",
-            exit="IRETQ",
-            numbers="i386",
-            number_bit=0,
-            arg_bits=32,
-            arguments=A_IA32 + "; ebp (arg 6) into r9",
-            arg6=SIX_EBP,
-            result="eax",
-            clobbers=(),
-            clobbers_why=WHY_IA32_INT80,
-            fault=None,
-            sources=(
-                TRAP_INIT_64,
-                IA32_SYSCALL_SRC,
+
+
+def _compat_syscall(vendor: str) -> Row:
+    """The vDSO's SYSCALL sequence in compatibility mode: #UD on Intel, ia32_cstar_target on AMD."""
+    intel = vendor == "intel"
+    return Row(
+        kernel="x86_64",
+        vendor=vendor,
+        abi="i386",
+        via="syscall",
+        instruction=I_VDSO_SYSCALL,
+        entry=None if intel else IA32_CSTAR_TARGET,
+        table=None if intel else "ia32_sys_call_table",
+        exit=None if intel else "SYSRETL",
+        numbers=None if intel else "i386",
+        number_bit=0,
+        arg_bits=None if intel else 32,
+        arguments=None if intel else A_IA32_CSTAR,
+        arg6=None if intel else SIX_ESP_STACK,
+        result="eax",
+        clobbers=(),
+        clobbers_why=WHY_NONE_REFUSED if intel else WHY_IA32_CSTAR,
+        fault=UD_SYSCALL_COMPAT if intel else None,
+        sources=(
+            (SDM_SYSCALL_UD, TRAPS_UD)
+            if intel
+            else (
+                APM_SYSCALL_COMPAT,
+                SYSCALL_INIT_CSTAR,
+                VDSO_SYSCALL,
+                IA32_CSTAR_SRC,
                 IA32_ARG_FIXUP,
-                IA32_SYSRET,
-                INT_RET_FROM_SYS_CALL,
-            ),
-        )
+                SYSRETL_FROM_SYS_CALL,
+                APM_SYSRETL,
+            )
+        ),
+        note=NOTE_COMPAT_SYSCALL_INTEL if intel else NOTE_COMPAT_SYSCALL_AMD,
     )
-    sysenter_ok = dict(
-        entry=IA32_SYSENTER_TARGET,
+
+
+def _compat_int80(vendor: str) -> Row:
+    """INT 0x80 from a 32-bit process on a 64-bit kernel: ia32_syscall, back by IRETQ."""
+    return Row(
+        kernel="x86_64",
+        vendor=vendor,
+        abi="i386",
+        via="int80",
+        instruction=I_INT80_COMPAT,
+        entry=IA32_SYSCALL,
         table="ia32_sys_call_table",
-        exit="SYSEXIT",
-        clobbers=("eflags",),
-        clobbers_why=WHY_IA32_SYSENTER,
+        exit="IRETQ",
+        numbers="i386",
+        number_bit=0,
+        arg_bits=32,
+        arguments=A_IA32_INT80,
+        arg6=SIX_EBP,
+        result="eax",
+        clobbers=(),
+        clobbers_why=WHY_IA32_INT80,
         fault=None,
         sources=(
-            SDM_SYSENTER,
-            SYSCALL_INIT_SYSENTER,
-            VDSO_SYSENTER,
-            IA32_SYSENTER_SRC,
+            TRAP_INIT_64,
+            IA32_SYSCALL_SRC,
             IA32_ARG_FIXUP,
-            SYSEXIT_FROM_SYS_CALL,
-            SDM_SYSEXIT,
+            IA32_SYSRET,
+            INT_RET_FROM_SYS_CALL,
         ),
-        note="Work pending, a bad number or an unreadable 0(%ebp) leaves by IRETQ "
-        "through ia32_sysret instead.",
     )
-    rows.append(
-        Row(
-            kernel="x86_64",
-            vendor=vendor,
-            abi="i386",
-            via="sysenter",
-            instruction=I_VDSO_SYSENTER,
-            numbers="i386",
-            number_bit=0,
-            arg_bits=32,
-            arguments=A_IA32,
-            arg6=SIX_EBP_STACK_64,
-            result="eax",
-            **(
-                sysenter_ok
-                if intel
-                else dict(
-                    entry=None,
-                    table=None,
-                    exit=None,
-                    clobbers=(),
-                    clobbers_why=WHY_NONE_REFUSED,
-                    fault=UD_SYSENTER_COMPAT,
-                    sources=(APM_SYSENTER, TRAPS_UD),
-                    note="Which is why sysenter_setup gives AMD the SYSCALL vDSO.",
-                )
-            ),
-        )
-    )
-    rows.append(
-        Row(
-            kernel="x86_64",
-            vendor=vendor,
-            abi="i386",
-            via="kernel_vsyscall",
-            instruction=I_VSYSCALL_SYSENTER if intel else I_VSYSCALL_SYSCALL,
-            entry=IA32_SYSENTER_TARGET if intel else IA32_CSTAR_TARGET,
-            table="ia32_sys_call_table",
-            exit="SYSEXIT" if intel else "SYSRETL",
-            numbers="i386",
-            number_bit=0,
-            arg_bits=32,
-            arguments=A_IA32 if intel else A_IA32_CSTAR,
-            arg6=SIX_EBP_STACK_64 if intel else SIX_ESP_STACK,
-            result="eax",
-            clobbers=("eflags",) if intel else (),
-            clobbers_why=WHY_IA32_SYSENTER if intel else WHY_IA32_CSTAR,
-            fault=None,
-            sources=(
-                SYSENTER_SETUP,
-                *(
-                    sysenter_ok["sources"]
-                    if intel
-                    else (
-                        VDSO_SYSCALL,
-                        IA32_CSTAR_SRC,
-                        SYSRETL_FROM_SYS_CALL,
-                        APM_SYSRETL,
-                    )
-                ),
-            ),
-            note=(
-                "The SYSENTER image: X86_FEATURE_SYSENTER32 is set on Intel."
-                if intel
-                else "The SYSCALL image: X86_FEATURE_SYSCALL32 is set on AMD."
-            ),
-        )
-    )
-    return tuple(rows)
 
 
-def _i386_rows(vendor: str) -> tuple[Row, ...]:
-    """The four rows of a 32-bit 3.16 kernel on one vendor."""
+_COMPAT_SYSENTER_SOURCES = (
+    SDM_SYSENTER,
+    SYSCALL_INIT_SYSENTER,
+    VDSO_SYSENTER,
+    IA32_SYSENTER_SRC,
+    IA32_ARG_FIXUP,
+    SYSEXIT_FROM_SYS_CALL,
+    SDM_SYSEXIT,
+)
+_COMPAT_CSTAR_SOURCES = (
+    APM_SYSCALL_COMPAT,
+    SYSCALL_INIT_CSTAR,
+    VDSO_SYSCALL,
+    IA32_CSTAR_SRC,
+    IA32_ARG_FIXUP,
+    SYSRETL_FROM_SYS_CALL,
+    APM_SYSRETL,
+)
+
+
+def _compat_sysenter(vendor: str) -> Row:
+    """The vDSO's SYSENTER sequence in compatibility mode: ia32_sysenter_target, or #UD on AMD."""
     intel = vendor == "intel"
-    sysenter = dict(
+    return Row(
+        kernel="x86_64",
+        vendor=vendor,
+        abi="i386",
+        via="sysenter",
+        instruction=I_VDSO_SYSENTER,
+        entry=IA32_SYSENTER_TARGET if intel else None,
+        table="ia32_sys_call_table" if intel else None,
+        exit="SYSEXIT" if intel else None,
+        numbers="i386" if intel else None,
+        number_bit=0,
+        arg_bits=32 if intel else None,
+        arguments=A_IA32 if intel else None,
+        arg6=SIX_EBP_STACK_64 if intel else None,
+        result="eax",
+        clobbers=("eflags",) if intel else (),
+        clobbers_why=WHY_IA32_SYSENTER if intel else WHY_NONE_REFUSED,
+        fault=None if intel else UD_SYSENTER_COMPAT,
+        sources=_COMPAT_SYSENTER_SOURCES if intel else (APM_SYSENTER, TRAPS_UD),
+        note=NOTE_COMPAT_SYSENTER_INTEL if intel else NOTE_COMPAT_SYSENTER_AMD,
+    )
+
+
+def _compat_vsyscall(vendor: str) -> Row:
+    """call *%gs:0x10 on a 64-bit kernel: the SYSENTER image on Intel, the SYSCALL one on AMD."""
+    intel = vendor == "intel"
+    return Row(
+        kernel="x86_64",
+        vendor=vendor,
+        abi="i386",
+        via="kernel_vsyscall",
+        instruction=I_VSYSCALL_SYSENTER if intel else I_VSYSCALL_SYSCALL,
+        entry=IA32_SYSENTER_TARGET if intel else IA32_CSTAR_TARGET,
+        table="ia32_sys_call_table",
+        exit="SYSEXIT" if intel else "SYSRETL",
+        numbers="i386",
+        number_bit=0,
+        arg_bits=32,
+        arguments=A_IA32 if intel else A_IA32_CSTAR,
+        arg6=SIX_EBP_STACK_64 if intel else SIX_ESP_STACK,
+        result="eax",
+        clobbers=("eflags",) if intel else (),
+        clobbers_why=WHY_IA32_SYSENTER if intel else WHY_IA32_CSTAR,
+        fault=None,
+        sources=(SYSENTER_SETUP, *(_COMPAT_SYSENTER_SOURCES if intel else _COMPAT_CSTAR_SOURCES)),
+        note=NOTE_VSYSCALL_INTEL if intel else NOTE_VSYSCALL_AMD,
+    )
+
+
+def _legacy_syscall(vendor: str) -> Row:
+    """SYSCALL on a 32-bit kernel: #UD on both vendors."""
+    intel = vendor == "intel"
+    return Row(
+        kernel="i386",
+        vendor=vendor,
+        abi="i386",
+        via="syscall",
+        instruction=I_VDSO_SYSCALL,
+        entry=None,
+        table=None,
+        exit=None,
+        numbers=None,
+        number_bit=0,
+        arg_bits=None,
+        arguments=None,
+        arg6=None,
+        result="eax",
+        clobbers=(),
+        clobbers_why=WHY_NONE_REFUSED,
+        fault=UD_SYSCALL_LEGACY_INTEL if intel else UD_SYSCALL_LEGACY_AMD,
+        sources=(SDM_SYSCALL_UD if intel else APM_SYSCALL_SCE, HEAD_32_NO_SCE, TRAPS_UD),
+        note=NOTE_LEGACY_SYSCALL_INTEL if intel else NOTE_LEGACY_SYSCALL_AMD,
+    )
+
+
+def _legacy_int80(vendor: str) -> Row:
+    """INT 0x80 on a 32-bit kernel: system_call through the trap gate, back by IRET."""
+    return Row(
+        kernel="i386",
+        vendor=vendor,
+        abi="i386",
+        via="int80",
+        instruction=I_INT80_LEGACY,
+        entry=SYSTEM_CALL_32,
+        table="sys_call_table",
+        exit="IRET",
+        numbers="i386",
+        number_bit=0,
+        arg_bits=32,
+        arguments=A_I386,
+        arg6=SIX_EBP,
+        result="eax",
+        clobbers=(),
+        clobbers_why=WHY_I386_INT80,
+        fault=None,
+        sources=(TRAP_INIT_32, SYSTEM_CALL_32_SRC, RESTORE_ALL),
+    )
+
+
+_LEGACY_SYSENTER_SOURCES = (
+    ENABLE_SEP_CPU,
+    VDSO_SYSENTER,
+    SYSENTER_32_SRC,
+    SYSENTER_EXIT_32,
+    SDM_SYSEXIT,
+)
+
+
+def _legacy_sysenter(vendor: str, via: str) -> Row:
+    """SYSENTER on a 32-bit kernel (the vDSO sequence, or __kernel_vsyscall): back by SYSEXIT."""
+    vsyscall = via == "kernel_vsyscall"
+    return Row(
+        kernel="i386",
+        vendor=vendor,
+        abi="i386",
+        via=via,
+        instruction=I_VSYSCALL_SYSENTER if vsyscall else I_VDSO_SYSENTER,
         entry=SYSENTER_TARGET_32,
         table="sys_call_table",
         exit="SYSEXIT",
@@ -775,90 +846,39 @@ def _i386_rows(vendor: str) -> tuple[Row, ...]:
         clobbers=("eflags",),
         clobbers_why=WHY_I386_SYSENTER,
         fault=None,
+        sources=(SYSENTER_SETUP, *_LEGACY_SYSENTER_SOURCES)
+        if vsyscall
+        else _LEGACY_SYSENTER_SOURCES,
+        note=NOTE_LEGACY_VSYSCALL if vsyscall else NOTE_LEGACY_SYSENTER,
     )
-    sysenter_sources = (
-        ENABLE_SEP_CPU,
-        VDSO_SYSENTER,
-        SYSENTER_32_SRC,
-        SYSENTER_EXIT_32,
-        SDM_SYSEXIT,
-    )
+
+
+def _machine_rows(kernel: str, vendor: str) -> tuple[Row, ...]:
+    """The rows of one machine, in the order x86_64, i386, x32 and syscall, int80, sysenter."""
+    if kernel == "i386":
+        return (
+            _legacy_syscall(vendor),
+            _legacy_int80(vendor),
+            _legacy_sysenter(vendor, "sysenter"),
+            _legacy_sysenter(vendor, "kernel_vsyscall"),
+        )
     return (
-        Row(
-            kernel="i386",
-            vendor=vendor,
-            abi="i386",
-            via="syscall",
-            instruction=I_VDSO_SYSCALL,
-            entry=None,
-            table=None,
-            exit=None,
-            numbers="i386",
-            number_bit=0,
-            arg_bits=32,
-            arguments=A_I386,
-            arg6=SIX_EBP,
-            result="eax",
-            clobbers=(),
-            clobbers_why=WHY_NONE_REFUSED,
-            fault=UD_SYSCALL_LEGACY_INTEL if intel else UD_SYSCALL_LEGACY_AMD,
-            sources=(
-                (SDM_SYSCALL_UD, HEAD_32_NO_SCE, TRAPS_UD)
-                if intel
-                else (APM_SYSCALL_SCE, HEAD_32_NO_SCE, TRAPS_UD)
-            ),
-            note=(
-                "Intel has no legacy-mode SYSCALL at all."
-                if intel
-                else "AMD has a legacy-mode SYSCALL, but EFER.SCE is clear on a 32-bit kernel."
-            ),
-        ),
-        Row(
-            kernel="i386",
-            vendor=vendor,
-            abi="i386",
-            via="int80",
-            instruction=I_INT80_LEGACY,
-            entry=SYSTEM_CALL_32,
-            table="sys_call_table",
-            exit="IRET",
-            numbers="i386",
-            number_bit=0,
-            arg_bits=32,
-            arguments=A_I386,
-            arg6=SIX_EBP,
-            result="eax",
-            clobbers=(),
-            clobbers_why=WHY_I386_INT80,
-            fault=None,
-            sources=(TRAP_INIT_32, SYSTEM_CALL_32_SRC, RESTORE_ALL),
-        ),
-        Row(
-            kernel="i386",
-            vendor=vendor,
-            abi="i386",
-            via="sysenter",
-            instruction=I_VDSO_SYSENTER,
-            sources=sysenter_sources,
-            note="Work pending or an unreadable 0(%ebp) leaves by IRET instead.",
-            **sysenter,
-        ),
-        Row(
-            kernel="i386",
-            vendor=vendor,
-            abi="i386",
-            via="kernel_vsyscall",
-            instruction=I_VSYSCALL_SYSENTER,
-            sources=(SYSENTER_SETUP, *sysenter_sources),
-            note="The SYSENTER image: X86_FEATURE_SEP, on AMD as on Intel.",
-            **sysenter,
-        ),
+        _syscall_64(vendor, "x86_64"),
+        _int80_64(vendor, "x86_64"),
+        _sysenter_64(vendor, "x86_64"),
+        _compat_syscall(vendor),
+        _compat_int80(vendor),
+        _compat_sysenter(vendor),
+        _compat_vsyscall(vendor),
+        _syscall_64(vendor, "x32"),
+        _int80_64(vendor, "x32"),
+        _sysenter_64(vendor, "x32"),
     )
 
 
-#: Every row, x86_64 kernel first, Intel before AMD.
+#: Every row: the x86_64 kernel first, Intel before AMD.
 ROWS: tuple[Row, ...] = _check_rows(
-    _x86_64_rows("intel") + _x86_64_rows("amd") + _i386_rows("intel") + _i386_rows("amd")
+    tuple(r for kernel in KERNELS for vendor in VENDORS for r in _machine_rows(kernel, vendor))
 )
 
 
@@ -876,8 +896,11 @@ def row(kernel: str, vendor: str, abi_name: str, via: str) -> Row:
 # --------------------------------------------------------------------------- rendering
 
 
-def _cell(text: str) -> str:
-    return text.replace("*", "\\*")
+def _cell(text: str | None) -> str:
+    """A table cell: '-' for nothing, Markdown's '*' and '|' escaped."""
+    if text is None:
+        return "-"
+    return text.replace("*", "\\*").replace("|", "\\|")
 
 
 def _changed(r: Row) -> str:
@@ -935,12 +958,13 @@ def render(rows: tuple[Row, ...] = ROWS) -> str:
             for r in group:
                 out.append(
                     f"| {r.abi} | `{r.via}` | {_cell(r.instruction)} | {_cell(r.outcome_text)} "
-                    f"| {r.exit or '-'} | {r.numbering} | {_cell(r.arguments)} "
+                    f"| {r.exit or '-'} | {_cell(r.numbering)} | {_cell(r.arguments)} "
                     f"| {_cell(r.arg6)} | {_changed(r)} |"
                 )
             out += ["", "Why, row by row:", ""]
             for r in group:
-                out.append(f"- **{r.abi}, `{r.via}`**: {_cell(r.note) or _cell(r.outcome_text)}")
+                lead = f"- **{r.abi}, `{r.via}`**: {_cell(r.outcome_text)}."
+                out.append(f"{lead} {_cell(r.note)}" if r.note else lead)
                 if r.fault is not None:
                     out.append(f"  - Fault: {_cell(r.fault.label)} at {_cell(r.fault.at)}.")
                 out.append(f"  - Registers: {_changed(r)}: {_cell(r.clobbers_why)}.")

@@ -1,4 +1,4 @@
-"""The vDSO's functions as machine code: what arch/x86/vdso/vclock_gettime.c and vgetcpu.c compile to.
+"""The vDSO's functions as machine code, as vclock_gettime.c and vgetcpu.c compile them.
 
 ringsim writes them in its own assembler, following the C: read the
 sequence count, compute the time from vsyscall_gtod_data (and the TSC, for
