@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import abi
+from simulator.cpu import alu
+from simulator.cpu import flags as F
 from simulator.cpu.assembler import assemble
 from simulator.cpu.registers import RAX, RBP, RBX, RCX, RDI, RDX, RFLAGS, RIP, RSI, RSP
 from simulator.cpu.segments import DS, ES, FS, GS
@@ -65,6 +67,7 @@ def _save_all(k: Kernel, sp: int) -> int:
         if fault is not None:
             k.stop("oops", f"SAVE_ALL could not load {name}: {fault}")
     r[RSP] = base
+    r[RFLAGS] &= ~F.DF  # cld
     k.note(
         where("SAVE_ALL"),
         "cld; push gs, fs, es, ds, eax, ebp, edi, esi, edx, ecx, ebx; ds = es = __USER_DS, "
@@ -133,6 +136,9 @@ def sysenter(k: Kernel) -> None:
     r[RDX] = k.kread(base + _PT["ip"], 4)
     r[RCX] = k.kread(base + _PT["sp"], 4)
     r[RBP] = 0
+    # No popfl on this exit: the user gets the flags of xorl %ebp,%ebp (ZF, PF) and the
+    # cld of SAVE_ALL; STI in ENABLE_INTERRUPTS_SYSEXIT sets IF.
+    r[RFLAGS] = (r[RFLAGS] & ~(alu.ARITH_FLAGS | F.DF)) | F.ZF | F.PF
     user_fs = k.kread(base + _PT["fs"], 4) & 0xFFFF
     fault = cpu.load_segment("fs", user_fs)
     if fault is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import abi
+from simulator.cpu import alu
 from simulator.cpu.assembler import assemble
 from simulator.cpu.registers import (
     R8,
@@ -167,7 +168,11 @@ def sysenter_body(k: Kernel) -> None:
     task = k.current
     assert task is not None
     gs = cpu.cache[GS].base
-    top = k.kread(gs + L.PERCPU_KERNEL_STACK, 8) + L.KERNEL_STACK_OFFSET
+    kernel_stack = k.kread(gs + L.PERCPU_KERNEL_STACK, 8)
+    # addq $(KERNEL_STACK_OFFSET),%rsp sets the arithmetic flags that pushfq saves and
+    # the fast exit's popfq gives back to the user.
+    top, add_flags = alu.add(kernel_stack, L.KERNEL_STACK_OFFSET, 8)
+    r[RFLAGS] = (r[RFLAGS] & ~alu.ARITH_FLAGS) | add_flags
     k.enable_interrupts()
     r[RBP] &= _M32
     r[RAX] &= _M32
