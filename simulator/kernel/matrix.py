@@ -28,6 +28,24 @@ OUTCOMES = ("ok", "refused", "killed")
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "mechanisms.md"
 
 _VENDOR_NAMES = {"intel": "Intel", "amd": "AMD"}
+# The registers a process can see, by its return register (64-bit code or 32-bit code).
+_VISIBLE = {
+    "rax": frozenset(
+        [
+            "rax",
+            "rbx",
+            "rcx",
+            "rdx",
+            "rsi",
+            "rdi",
+            "rbp",
+            "rsp",
+            "rflags",
+            *(f"r{n}" for n in range(8, 16)),
+        ]
+    ),
+    "eax": frozenset(["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eflags"]),
+}
 # Signal numbers of arch/x86/include/uapi/asm/signal.h.
 _SIGNALS = {"SIGILL": 4, "SIGSEGV": 11}
 
@@ -169,6 +187,10 @@ def _check_rows(rows: tuple[Row, ...]) -> tuple[Row, ...]:
             raise ValueError(f"rows: {row.key} is not a combination Process.syscall offers")
         if row.number_bit != (abi.X32_SYSCALL_BIT if row.numbers == "x32" else 0):
             raise ValueError(f"rows: {row.key} number_bit does not match numbers={row.numbers}")
+        if not set(row.clobbers) <= _VISIBLE[row.result] - {row.result}:
+            raise ValueError(f"rows: {row.key} clobbers {row.clobbers}, not all visible to it")
+        if row.outcome not in OUTCOMES or (row.outcome != "ok" and row.clobbers):
+            raise ValueError(f"rows: {row.key} does not come back but lists changed registers")
         reached = (row.table, row.exit, row.numbers, row.arg_bits, row.arguments, row.arg6)
         if row.outcome == "refused" and any(v is not None for v in reached):
             raise ValueError(f"rows: {row.key} is refused by the CPU but says what the kernel does")
