@@ -32,7 +32,10 @@ KERNELS = ("x86_64", "i386")
 VENDORS = ("intel", "amd")
 PROFILES = ("linux-3.16",)
 ABIS = ("x86_64", "i386", "x32")
-VIAS = ("syscall", "int80", "sysenter", "kernel_vsyscall")
+VIAS = ("syscall", "int80", "sysenter", "kernel_vsyscall")  # the ways into the kernel
+FUNCTION_VIAS = ("vdso", "vsyscall_page")  # the ways around it
+VDSO_FUNCTIONS_64 = ("gettimeofday", "clock_gettime", "time", "getcpu")
+VDSO_FUNCTIONS_32 = ("gettimeofday", "clock_gettime", "time")
 
 _VISIBLE_32 = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip", "eflags")
 _VISIBLE_64 = (
@@ -135,6 +138,9 @@ class MachineSnapshot:
     timekeeper: Any
     next_pid: int
     spaces: dict
+    random_state: Any
+    tick_at: int | None
+    tsc: tuple[int, int]  # (retired, tsc_offset): the TSC, which the CPU snapshot leaves out
 
 
 class Machine:
@@ -147,10 +153,12 @@ class Machine:
         self.profile = profile
         self.seed = seed
         self.random = random.Random(seed)
+        kernel.random = self.random
         self.fs: FileSystem = FileSystem.standard()
         kernel.fs = self.fs
         self.processes: dict[int, Process] = {}
         self._next_pid = 1
+        self._tick_at: int | None = None
 
     @classmethod
     def boot(
@@ -162,19 +170,21 @@ class Machine:
         *,
         what_if: Mapping[str, Any] | None = None,
         files: Mapping[str, bytes] | None = None,
+        vsyscall: str = "emulate",
     ) -> Machine:
         """Boot a kernel (``x86_64`` or ``i386``) on a CPU (``intel`` or ``amd``).
 
         ``what_if`` changes the boot in ways Linux does not (see
         simulator.kernel.boot.WHAT_IF_KEYS); the boot trace labels each change.
         ``files`` populates the filesystem: path -> bytes (an ELF image becomes an
-        executable, mode 0755; anything else a regular file, mode 0644).
+        executable, mode 0755; anything else a regular file, mode 0644). ``vsyscall`` is
+        the kernel parameter of the same name: native, emulate (3.16's default) or none.
         """
         check_choice("kernel", kernel, KERNELS)
         check_choice("cpu", cpu, VENDORS)
         check_choice("profile", profile, PROFILES)
         check_int("seed", seed, 64)
-        k, trace = boot(kernel, cpu, what_if=dict(what_if or {}))
+        k, trace = boot(kernel, cpu, what_if=dict(what_if or {}), vsyscall=vsyscall)
         machine = cls(k, trace, profile=profile, seed=seed)
         for path, data in (files or {}).items():
             if not isinstance(data, (bytes, bytearray)):
@@ -209,6 +219,9 @@ class Machine:
             timekeeper=copy.deepcopy(k.timekeeper),
             next_pid=self._next_pid,
             spaces=dict(self.cpu.spaces),
+            random_state=self.random.getstate(),
+            tick_at=self._tick_at,
+            tsc=(self.cpu.retired, self.cpu.tsc_offset),
         )
 
     def restore(self, snap: MachineSnapshot) -> None:
@@ -243,7 +256,15 @@ class Machine:
         self.cpu.spaces.update(snap.spaces)
         self.cpu.restore(snap.cpu)
         k.current = k.tasks.get(snap.current) if snap.current is not None else None
+        # The vvar page is one bytearray mapped into every process: keep the object, put
+        # its bytes back.
+        vvar = k.timekeeper.vvar
         k.timekeeper = copy.deepcopy(snap.timekeeper)
+        vvar[:] = k.timekeeper.vvar
+        k.timekeeper.vvar = vvar
+        self.random.setstate(snap.random_state)
+        self._tick_at = snap.tick_at
+        self.cpu.retired, self.cpu.tsc_offset = snap.tsc
         k.stopped = None
         k.unmodeled = []
         self._next_pid = snap.next_pid
@@ -268,6 +289,22 @@ class Machine:
             ticks += 1
         cpu.tsc_offset += target - cpu.read_tsc()
         return ticks
+
+    def tick_after(self, steps: int) -> None:
+        """Deliver a timer tick (its timekeeping) after ``steps`` more instructions of the
+        next call or run: how a tests lands a tick in the middle of a vDSO read."""
+        self._tick_at = check_range("steps", steps, 1, 1 << 32)
+
+    def set_clocksource(self, name: str) -> None:
+        """Switch the clocksource: "tsc" (vclock_mode VCLOCK_TSC, 3.16's usual) or "jiffies"
+        (VCLOCK_NONE: the vDSO falls back to the system call). ringsim keeps time from the TSC
+        either way; what changes is what update_vsyscall tells the vDSO."""
+        from simulator.kernel import timekeeping as T
+
+        check_choice("name", name, ("tsc", "jiffies"))
+        tk = self.kernel.timekeeper
+        tk.vclock_mode = T.VCLOCK_TSC if name == "tsc" else T.VCLOCK_NONE
+        tk.update_vsyscall()
 
     def tick(self) -> None:
         """One timer interrupt's timekeeping, now: update_wall_time, then update_vsyscall."""
@@ -316,37 +353,21 @@ class Machine:
         elif abi_name == "x32":
             task.set_flag(L.TIF_X32)
             task.set_flag(L.TIF_ADDR32)
-        stack_top = kexec.stack_top(k.kind, abi_name)
-        mm.map(
-            stack_top - STACK_PAGES * 0x1000,
-            STACK_PAGES * 0x1000,
-            user=True,
-            executable=False,
-            zero=True,
-        )
-        if abi_name == "i386":
-            self._map_vdso32(task)
         k.tasks[pid] = task
-        self._initial_user_state(task, stack_top - 0x100)
-        return task
-
-    def _map_vdso32(self, task: Task) -> None:
-        k = self.kernel
-        variant = k.vdso_variant
-        base = k.map.vdso32
-        page = bytearray(0x1000)
-        page[vdso32.TEXT_OFFSET : vdso32.TEXT_OFFSET + len(variant.code)] = variant.code
-        task.mm.map(
-            base, 0x1000, user=True, writable=False, executable=True, data=bytes(page), zero=True
+        previous = k.current
+        k.current = task
+        saved_cr3 = self.cpu.cr3
+        self.cpu.set_cr3(cr3)
+        task.vmas.append((m.user_text, m.user_text + RUN_OFFSET + RUN_SIZE, "r-xp", "[ringsim]"))
+        # A spawned process starts as if exec'd: a stack with argv ["ringsim"] and an auxv
+        # with its vDSO; its "image" is ringsim's own user page.
+        sp = kexec.build_stack(
+            k, task, "ringsim", [b"ringsim"], [], phdr=0, phent=0, phnum=0, entry=m.user_text
         )
-        task.vdso32 = base
-        if variant.sysenter_return is not None:
-            task.sysenter_return = base + vdso32.TEXT_OFFSET + variant.sysenter_return
-        else:
-            # A syscall or int80 image has no SYSENTER_RETURN; 3.16 points
-            # sysenter_return at the image's own symbol, which is then 0 + vdso.
-            task.sysenter_return = base
-        task.auxv = ((abi.AT_SYSINFO, base + vdso32.TEXT_OFFSET),)
+        self.cpu.set_cr3(saved_cr3)
+        k.current = previous
+        self._initial_user_state(task, sp)
+        return task
 
     def _initial_user_state(self, task: Task, rsp: int) -> None:
         """The CPU state a new task starts user mode with (as start_thread leaves it)."""
@@ -417,7 +438,7 @@ class Process:
         self.machine = machine
         self.task = task
         self._brk = ALLOC_BASE
-        self._trampolines: dict[str, bytes] = {}
+        self._trampolines: dict[tuple[str, int], bytes] = {}
         self.startup: SyscallResult | None = None  # an i386 process's set_thread_area
 
     @property
@@ -483,6 +504,97 @@ class Process:
         for name, value in checked.items():
             machine.cpu.regs.write(name, value)
         self.task.user_state = machine.cpu.snapshot()
+
+    # ------------------------------------------------------------------ the vDSO
+
+    def maps(self) -> list[str]:
+        """The process's mappings as /proc/PID/maps shows them (fs/proc/task_mmu.c)."""
+        from simulator.kernel import vdso as V
+
+        rows = sorted(self.task.vmas)
+        k = self.machine.kernel
+        if k.kind == "x86_64" and self.abi == "x86_64" and k.options["vsyscall"] != "none":
+            rows.append((V.VSYSCALL_ADDR, V.VSYSCALL_ADDR + 0x1000, "r-xp", "[vsyscall]"))
+        return [
+            f"{start:08x}-{end:08x} {perms} 00000000 00:00 0  {name}"
+            for start, end, perms, name in rows
+        ]
+
+    def vdso_symbol(self, name: str, version: str = "LINUX_2.6") -> int | None:
+        """What glibc does at start-up: AT_SYSINFO_EHDR from the auxiliary vector on the
+        process's stack, then the symbol through the image's DT_HASH and versions, read only
+        through read_mem. None when there is no vDSO or the lookup fails (glibc then makes
+        the system call)."""
+        from simulator import libc
+
+        wide = self.abi != "i386"
+        base = libc.auxv_value(self._read_quiet, self.task.initial_sp, wide, abi.AT_SYSINFO_EHDR)
+        if not base:
+            return None
+        found = libc.find_vdso_symbol(self._read_quiet, base, name, version)
+        return None if isinstance(found, libc.VdsoError) else found
+
+    def _read_quiet(self, address: int, size: int) -> bytes:
+        return self.read_mem(address, size)
+
+    def _call_function(self, name, args, via: str, trace: bool, max_steps: int) -> SyscallResult:
+        """Call the vDSO's function (``via="vdso"``) or the legacy vsyscall page's entry point
+        (``via="vsyscall_page"``) as a C function, from ring 3."""
+        from simulator.kernel import vdso as V
+
+        if not isinstance(name, str):
+            raise TypeError(f"name: expected a function name for via={via!r}, received {name!r}")
+        wide = self.abi != "i386"
+        if via == "vsyscall_page":
+            if self.abi != "x86_64" or self.machine.kind != "x86_64":
+                raise ValueError(
+                    f"via: the vsyscall page is for x86_64 processes, received {self.abi}"
+                )
+            offsets = {v: k for k, v in V.VSYSCALL_OFFSETS.items()}
+            if name not in offsets:
+                raise ValueError(f"name: expected one of {', '.join(offsets)}, received {name!r}")
+            target = V.VSYSCALL_ADDR + offsets[name]
+            what = f"the vsyscall page's {name} entry at {target:#x}"
+        else:
+            known = VDSO_FUNCTIONS_64 if wide else VDSO_FUNCTIONS_32
+            if name not in known:
+                raise ValueError(f"name: expected one of {', '.join(known)}, received {name!r}")
+            target = self.vdso_symbol(f"__vdso_{name}")
+            if target is None:
+                # glibc falls back to the system call when the vDSO does not provide it.
+                return self.syscall(name, *args, trace=trace, max_steps=max_steps)
+            what = f"__vdso_{name} at {target:#x} (found through AT_SYSINFO_EHDR)"
+        if len(args) > 3:
+            raise ValueError(f"args: expected at most 3 arguments, received {len(args)}")
+        machine = self.machine
+        k = machine.kernel
+        cpu = machine.cpu
+        self._require_alive()
+        t = Trace() if trace else None
+        k.trace = t
+        machine.switch_to(self.task)
+        self._ensure_user_text()
+        start = k.map.user_text + TRAMPOLINE_OFFSET
+        width = 64 if wide else 32
+        if wide:
+            for reg, value in zip(("rdi", "rsi", "rdx"), args, strict=False):
+                cpu.regs.write(reg, check_int(reg, value, width))
+            code = assemble(f"mov rax, {target:#x}\ncall rax", mode=64, address=start)
+        else:
+            pushes = "".join(f"push {check_int('arg', v, 32):#x}\n" for v in reversed(args))
+            code = assemble(
+                f"{pushes}call {target:#x}\nadd esp, {4 * len(args)}", mode=32, address=start
+            )
+        self.task.mm.poke(start, code)
+        cpu.r[RIP] = start
+        return_to = start + len(code)
+        if t is not None:
+            t.record("user", 3, "glibc", f"{name}() calls {what}")
+        before = cpu.snapshot()
+        stop, detail, _ = self._run(t, lambda: cpu.r[RIP] == return_to, max_steps)
+        after = cpu.snapshot()
+        k.trace = None
+        return self._result(name, 0, via, stop, detail, before, after, t)
 
     # ------------------------------------------------------------------ memory
 
@@ -581,9 +693,10 @@ class Process:
 
     def _trampoline(self, via: str) -> bytes:
         """The instructions that make the call (assembled once per process and mechanism)."""
-        code = self._trampolines.get(via)
+        key = (via, self.task.vdso)
+        code = self._trampolines.get(key)
         if code is None:
-            code = self._trampolines[via] = self._make_trampoline(via)
+            code = self._trampolines[key] = self._make_trampoline(via)
         return code
 
     def _make_trampoline(self, via: str) -> bytes:
@@ -599,7 +712,7 @@ class Process:
         # via sysenter / syscall: call the vDSO's sequence for that instruction; when the
         # kernel chose another variant, a copy of the asked-for one sits after the call.
         if k.vdso_variant.name == via:
-            target = self.task.vdso32 + vdso32.TEXT_OFFSET
+            target = dict(self.task.auxv)[abi.AT_SYSINFO]
         else:
             target = k.map.user_text + 0x200 + (0x100 if via == "syscall" else 0)
         call_at = k.map.user_text + TRAMPOLINE_OFFSET
@@ -621,7 +734,9 @@ class Process:
         A name is looked up in the table the mechanism reaches (INT 0x80 from a
         64-bit process reaches the i386 table); x32 names carry the x32 bit.
         """
-        via = self._default_via() if via is None else check_choice("via", via, VIAS)
+        via = self._default_via() if via is None else check_choice("via", via, VIAS + FUNCTION_VIAS)
+        if via in FUNCTION_VIAS:
+            return self._call_function(name_or_number, args, via, trace, max_steps)
         if self.abi != "i386" and via == "kernel_vsyscall":
             raise ValueError(
                 f"via: expected syscall, int80 or sysenter for an {self.abi} process, "
@@ -709,6 +824,19 @@ class Process:
             return "returned", "", steps
         while steps < max_steps:
             steps += 1
+            if machine._tick_at is not None:
+                machine._tick_at -= 1
+                if machine._tick_at == 0:
+                    machine._tick_at = None
+                    machine.tick()
+                    if t is not None:
+                        t.record(
+                            "kernel",
+                            cpu.cpl,
+                            "update_wall_time -> update_vsyscall (kernel/time/timekeeping.c)",
+                            "a timer tick: the sequence count goes odd, the data changes, "
+                            "the count goes even",
+                        )
             if t is None:
                 outcome, _, _, _, detail = cpu._step(True)
             else:

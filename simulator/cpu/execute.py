@@ -391,7 +391,12 @@ class CPU(CPUState):
                 snap = self.snapshot()
             r[RIP] = (start + ins.length) & self._ip_mask(ins)
             self.shadow = False
+            rf = r[RFLAGS] & F.RF
             fn(self, ins, start)
+            if rf and ins.mnemonic != "iret":
+                # RF suppresses instruction breakpoints for one instruction and is cleared
+                # when it completes (SDM Vol. 3B §18.3.1.1).
+                r[RFLAGS] &= ~F.RF
             self.retired += 1
             return (HALTED if self.halted else COMPLETED), ins, None, (), ""
         except _Stop as stop:

@@ -133,11 +133,12 @@ def _allowed(
 class Page:
     """One mapped 4 KiB page: its bytes and its effective rights."""
 
-    __slots__ = ("data", "flags")
+    __slots__ = ("data", "flags", "shared")
 
-    def __init__(self, flags: int, fill: int = POISON) -> None:
-        self.data = bytearray([fill]) * PAGE_SIZE
+    def __init__(self, flags: int, fill: int = POISON, data: bytearray | None = None) -> None:
+        self.data = bytearray([fill]) * PAGE_SIZE if data is None else data
         self.flags = flags
+        self.shared = data is not None  # the bytes belong to someone else (map_shared)
 
     def __repr__(self) -> str:
         return f"Page(flags={describe_flags(self.flags)})"
@@ -272,6 +273,28 @@ class AddressSpace:
         if data:
             self.poke(address, data)
 
+    def map_shared(
+        self,
+        address: int,
+        data: bytearray,
+        *,
+        writable: bool = False,
+        user: bool = True,
+        executable: bool = False,
+    ) -> None:
+        """Map one page whose bytes are ``data`` itself (a 4096-byte bytearray), shared with
+        whoever else holds it: the kernel writes the vvar page, every process reads it."""
+        address = check_int("address", address, ADDRESS_BITS)
+        if address & PAGE_MASK:
+            raise ValueError(f"address: expected a page-aligned address, received {address:#x}")
+        if not isinstance(data, bytearray) or len(data) != PAGE_SIZE:
+            raise TypeError(
+                f"data: expected a bytearray of {PAGE_SIZE} bytes, received {data!r:.40}"
+            )
+        flags = make_flags(writable=writable, user=user, executable=executable)
+        vpn = address >> PAGE_SHIFT
+        self._owner(vpn)[vpn] = Page(flags, data=data)
+
     def protect(
         self, address: int, size: int, *, writable: bool, user: bool, executable: bool
     ) -> None:
@@ -358,9 +381,13 @@ class AddressSpace:
             size -= chunk
 
     def snapshot(self) -> MemorySnapshot:
-        """A frozen copy of this space's own pages (not the shared half)."""
+        """A frozen copy of this space's own pages (not the shared half). A page mapped with
+        map_shared is kept by reference: its owner saves and restores its bytes."""
         return MemorySnapshot(
-            tuple((vpn, p.flags, bytes(p.data)) for vpn, p in sorted(self.pages.items()))
+            tuple(
+                (vpn, p.flags, p.data if p.shared else bytes(p.data))
+                for vpn, p in sorted(self.pages.items())
+            )
         )
 
     def restore(self, snap: MemorySnapshot) -> None:
@@ -369,6 +396,9 @@ class AddressSpace:
         self.decoded.clear()
         self.code_vpns.clear()
         for vpn, flags, data in snap.pages:
+            if isinstance(data, bytearray):
+                self.pages[vpn] = Page(flags, data=data)
+                continue
             page = Page(flags)
             page.data[:] = data
             self.pages[vpn] = page
@@ -379,6 +409,7 @@ class AddressSpace:
 
 @attrs.frozen
 class MemorySnapshot:
-    """The pages of one address space: (virtual page number, rights, bytes)."""
+    """The pages of one address space: (virtual page number, rights, bytes); a shared page's
+    bytes are its live bytearray."""
 
-    pages: tuple[tuple[int, int, bytes], ...]
+    pages: tuple[tuple[int, int, bytes | bytearray], ...]

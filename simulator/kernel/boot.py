@@ -39,7 +39,9 @@ def _descriptor(flags: int, base: int = 0, limit: int = 0xFFFFF) -> int:
     )
 
 
-def boot(kind: str, vendor: str, *, what_if: dict[str, Any] | None = None) -> tuple[Kernel, Trace]:
+def boot(
+    kind: str, vendor: str, *, what_if: dict[str, Any] | None = None, vsyscall: str = "emulate"
+) -> tuple[Kernel, Trace]:
     """Boot a ``kind`` (x86_64 or i386) 3.16 kernel on a ``vendor`` CPU; return it and its trace."""
     what_if = dict(what_if or {})
     for key in what_if:
@@ -47,7 +49,13 @@ def boot(kind: str, vendor: str, *, what_if: dict[str, Any] | None = None) -> tu
             known = ", ".join(WHAT_IF_KEYS)
             raise ValueError(f"what_if: expected keys among {known}, received {key!r}")
     cpu = CPU(vendor)
-    k = Kernel(cpu, kind, vendor, options={"x32": True, "what_if": what_if})
+    from simulator.kernel import vdso
+
+    if vsyscall not in vdso.VSYSCALL_MODES:
+        raise ValueError(
+            f"vsyscall: expected one of {', '.join(vdso.VSYSCALL_MODES)}, received {vsyscall!r}"
+        )
+    k = Kernel(cpu, kind, vendor, options={"x32": True, "what_if": what_if, "vsyscall": vsyscall})
     trace = Trace()
     k.trace = trace
     wide = kind == "x86_64"
@@ -109,6 +117,12 @@ def boot(kind: str, vendor: str, *, what_if: dict[str, Any] | None = None) -> tu
         base = m.percpu if (not wide and index == L.GDT_ENTRY_PERCPU_32) else 0
         gdt[index * 8 : index * 8 + 8] = _descriptor(flags, base).to_bytes(8, "little")
     if wide:
+        # vsyscall_set_cpu (vsyscall_64.c): the per-CPU segment whose limit is the CPU
+        # and node number (cpu | node << 12), read by getcpu with LSL: type 5 (read-only,
+        # expand-down, accessed), DPL 3, S, P, D.
+        per_cpu = SegmentDescriptor(type=5, s=True, dpl=3, present=True, db=True)
+        off = L.GDT_ENTRY_PER_CPU_64 * 8
+        gdt[off : off + 8] = per_cpu.encode()
         # __KERNEL_TSS_LIMIT: offsetof(io_bitmap) + IO_BITMAP_BYTES + sizeof(long) - 1.
         tr_sel, tr_limit = L.TSS_SEL_64, 0x68 + 0x2000 + 8 - 1
         tss_low = SegmentDescriptor(
@@ -259,6 +273,19 @@ def boot(kind: str, vendor: str, *, what_if: dict[str, Any] | None = None) -> tu
         f"clocksource tsc at {timekeeping.TSC_KHZ} kHz: mult {timekeeping.MULT}, shift "
         f"{timekeeping.SHIFT}; vclock_mode VCLOCK_TSC; wall time copied to vsyscall_gtod_data",
     )
+
+    if wide:
+        vdso.map_vsyscall(k, vsyscall)
+        step(
+            "map_vsyscall (arch/x86/kernel/vsyscall_64.c)",
+            f"vsyscall={vsyscall}: "
+            + {
+                "native": "the page at 0xffffffffff600000 is user-executable code",
+                "emulate": "the page is mapped readable but NX: every call faults and "
+                "emulate_vsyscall does it",
+                "none": "no page: a call there is a SIGSEGV",
+            }[vsyscall],
+        )
 
     # The 32-bit vDSO's __kernel_vsyscall (sysenter_setup).
     sep = bool(what_if.get("sep", True))

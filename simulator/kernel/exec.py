@@ -26,13 +26,105 @@ HANDLERS: dict[str, Callable[..., int]] = {}
 
 
 def stack_top(kernel: str, abi_name: str) -> int:
-    """ringsim's STACK_TOP per process: below TASK_SIZE (x86_64: TASK_SIZE_MAX; TIF_ADDR32
-    tasks: IA32_PAGE_OFFSET; i386: PAGE_OFFSET), without randomisation."""
+    """STACK_TOP = TASK_SIZE: TASK_SIZE_MAX for a 64-bit task, IA32_PAGE_OFFSET for a
+    TIF_ADDR32 one (i386 and x32 on x86_64), PAGE_OFFSET on an i386 kernel
+    (arch/x86/include/asm/processor.h)."""
     if kernel == "i386":
-        return 0xBFFF_F000
-    if abi_name == "x86_64":
-        return 0x7FFF_FFFF_E000
-    return 0xFFFF_D000
+        return L.PAGE_OFFSET_32
+    return L.TASK_SIZE_MAX_64 if abi_name == "x86_64" else L.IA32_PAGE_OFFSET
+
+
+STACK_PAGES = 32  # ringsim maps this much stack; Linux grows the VMA on demand
+
+
+def build_stack(
+    k: Kernel,
+    task: Task,
+    filename: str,
+    argv: list[bytes],
+    envp: list[bytes],
+    *,
+    phdr: int,
+    phent: int,
+    phnum: int,
+    entry: int,
+) -> int:
+    """setup_arg_pages, arch_setup_additional_pages and create_elf_tables (fs/binfmt_elf.c):
+    the randomised stack with the strings at its top, the vDSO, then argc, argv, envp and the
+    auxiliary vector. Returns the stack pointer (where argc sits)."""
+    from simulator.kernel import vdso
+
+    mm = task.mm
+    wide = task.abi == "x86_64"
+    word = 8 if wide else 4
+    top = vdso.randomize_stack_top(k, stack_top(k.kind, task.abi), wide=wide)
+    mm.map(top - STACK_PAGES * 0x1000, STACK_PAGES * 0x1000, user=True, executable=False, zero=True)
+    task.vmas.append((top - STACK_PAGES * 0x1000, top, "rw-p", "[stack]"))
+    # copy_strings runs top-down: a NULL word, the filename, envp, then argv strings.
+    sp = top - word
+    filename_b = filename.encode("latin-1") + b"\0"
+    sp -= len(filename_b)
+    execfn = sp
+    mm.poke(sp, filename_b)
+    env_addrs = []
+    for s in reversed(envp):
+        sp -= len(s) + 1
+        mm.poke(sp, s + b"\0")
+        env_addrs.insert(0, sp)
+    arg_addrs = []
+    for s in reversed(argv):
+        sp -= len(s) + 1
+        mm.poke(sp, s + b"\0")
+        arg_addrs.insert(0, sp)
+    start_stack = sp  # mm->start_stack = bprm->p
+    vdso_aux = vdso.map_vdso(k, task, start_stack)
+    # create_elf_tables: arch_align_stack, the platform string, 16 random bytes.
+    sp = (sp - vdso.get_random_int(k) % 8192) & ~0xF
+    platform = b"x86_64\0" if wide else b"i686\0"
+    sp -= len(platform)
+    mm.poke(sp, platform)
+    platform_addr = sp
+    sp -= 16
+    random_addr = sp
+    mm.poke(sp, bytes(k.random.getrandbits(8) for _ in range(16)))
+    names = abi.AUXV_TYPES
+    auxv: list[tuple[int, int]] = list(vdso_aux)  # ARCH_DLINFO comes first
+    auxv += [
+        (names["AT_HWCAP"], 0),
+        (names["AT_PAGESZ"], 4096),
+        (names["AT_CLKTCK"], 100),
+        (names["AT_PHDR"], phdr),
+        (names["AT_PHENT"], phent),
+        (names["AT_PHNUM"], phnum),
+        (names["AT_BASE"], 0),
+        (names["AT_FLAGS"], 0),
+        (names["AT_ENTRY"], entry),
+        (names["AT_UID"], 0),
+        (names["AT_EUID"], 0),
+        (names["AT_GID"], 0),
+        (names["AT_EGID"], 0),
+        (names["AT_SECURE"], 0),
+        (names["AT_RANDOM"], random_addr),
+        (names["AT_EXECFN"], execfn),
+        (names["AT_PLATFORM"], platform_addr),
+        (names["AT_NULL"], 0),
+    ]
+    task.auxv = tuple(auxv)
+    items = 1 + len(arg_addrs) + 1 + len(env_addrs) + 1 + 2 * len(auxv)
+    sp = (sp - items * word) & ~0xF  # STACK_ROUND
+    words = [len(arg_addrs), *arg_addrs, 0, *env_addrs, 0]
+    for key, value in auxv:
+        words += [key, value]
+    mm.poke(sp, b"".join(w.to_bytes(word, "little") for w in words))
+    task.initial_sp = sp
+    k.note(
+        _where("create_elf_tables", "fs/binfmt_elf.c"),
+        f"stack at {sp:#x} (top {top:#x}): argc {len(arg_addrs)}, argv, envp, {len(auxv)} "
+        f"auxv entries (AT_PHDR {phdr:#x}, AT_ENTRY {entry:#x}"
+        + "".join(f", {abi.auxv_name(t)} {v:#x}" for t, v in vdso_aux)
+        + ")",
+    )
+    return sp
 
 
 def _where(fn: str, file: str = "fs/exec.c") -> str:
@@ -142,6 +234,7 @@ def load_image(
     k.cpu.add_address_space(task.cr3, mm)
     k.cpu.set_cr3(task.cr3)
     task.mm = mm
+    task.vmas = []
     task.tls = [0, 0, 0]
     k.load_tls(task)
     k.note(_where("flush_old_exec -> exec_mmap"), "the old image is gone: a new mm; TLS cleared")
@@ -170,6 +263,11 @@ def load_image(
             zero=True,
         )
         mm.poke(ph.vaddr, image.file_bytes(ph))
+        perms = "".join(
+            c if ph.flags & b else "-"
+            for c, b in (("r", elf.PF_R), ("w", elf.PF_W), ("x", elf.PF_X))
+        )
+        task.vmas.append((start, end, perms + "p", filename))
         if load_addr is None:
             load_addr = ph.vaddr - ph.offset
         k.note(
@@ -179,87 +277,17 @@ def load_image(
                 c for c, b in (("r", elf.PF_R), ("w", elf.PF_W), ("x", elf.PF_X)) if ph.flags & b
             ),
         )
-    wide = new_abi == "x86_64"
-    word = 8 if wide else 4
-    top = stack_top(k.kind, new_abi)
-    pages = 32
-    mm.map(top - pages * 0x1000, pages * 0x1000, user=True, executable=False, zero=True)
-    vdso = 0
-    if new_abi == "i386":
-        from simulator.kernel import vdso32
-
-        variant = k.vdso_variant
-        vdso = k.map.vdso32
-        page = bytearray(0x1000)
-        page[vdso32.TEXT_OFFSET : vdso32.TEXT_OFFSET + len(variant.code)] = variant.code
-        mm.map(
-            vdso, 0x1000, user=True, writable=False, executable=True, data=bytes(page), zero=True
-        )
-        task.vdso32 = vdso
-        task.sysenter_return = vdso + vdso32.TEXT_OFFSET + (variant.sysenter_return or 0)
-    # Strings at the top: the filename, envp, argv (copy_strings runs top-down).
-    sp = top - word
-    filename_b = filename.encode("latin-1") + b"\0"
-    sp -= len(filename_b)
-    execfn = sp
-    mm.poke(sp, filename_b)
-    env_addrs = []
-    for s in reversed(envp):
-        sp -= len(s) + 1
-        mm.poke(sp, s + b"\0")
-        env_addrs.insert(0, sp)
-    arg_addrs = []
-    for s in reversed(argv):
-        sp -= len(s) + 1
-        mm.poke(sp, s + b"\0")
-        arg_addrs.insert(0, sp)
-    platform = b"x86_64\0" if k.kind == "x86_64" and wide else b"i686\0"
-    sp -= len(platform)
-    mm.poke(sp, platform)
-    platform_addr = sp
-    sp -= 16
-    random_addr = sp
-    mm.poke(sp, bytes((task.pid * 31 + i * 7) & 0xFF for i in range(16)))
     phdr = (load_addr or 0) + image.phoff
-    auxv: list[tuple[int, int]] = []
-    if new_abi == "i386":
-        # ARCH_DLINFO_IA32 (arch/x86/include/asm/elf.h): AT_SYSINFO, AT_SYSINFO_EHDR.
-        auxv.append((abi.AT_SYSINFO, vdso + 0x400))
-        auxv.append((abi.AT_SYSINFO_EHDR, vdso))
-    aux_names = abi.AUXV_TYPES
-    auxv += [
-        (aux_names["AT_HWCAP"], 0),
-        (aux_names["AT_PAGESZ"], 4096),
-        (aux_names["AT_CLKTCK"], 100),
-        (aux_names["AT_PHDR"], phdr),
-        (aux_names["AT_PHENT"], image.phentsize),
-        (aux_names["AT_PHNUM"], image.phnum),
-        (aux_names["AT_BASE"], 0),
-        (aux_names["AT_FLAGS"], 0),
-        (aux_names["AT_ENTRY"], image.entry),
-        (aux_names["AT_UID"], 0),
-        (aux_names["AT_EUID"], 0),
-        (aux_names["AT_GID"], 0),
-        (aux_names["AT_EGID"], 0),
-        (aux_names["AT_SECURE"], 0),
-        (aux_names["AT_RANDOM"], random_addr),
-        (aux_names["AT_EXECFN"], execfn),
-        (aux_names["AT_PLATFORM"], platform_addr),
-        (aux_names["AT_NULL"], 0),
-    ]
-    task.auxv = tuple(auxv)
-    items = 1 + len(arg_addrs) + 1 + len(env_addrs) + 1 + 2 * len(auxv)
-    sp = (sp - items * word) & ~0xF  # STACK_ROUND
-    words = [len(arg_addrs), *arg_addrs, 0, *env_addrs, 0]
-    for key, value in auxv:
-        words += [key, value]
-    mm.poke(sp, b"".join(w.to_bytes(word, "little") for w in words))
-    k.note(
-        _where("create_elf_tables", "fs/binfmt_elf.c"),
-        f"stack at {sp:#x}: argc {len(arg_addrs)}, argv, envp, {len(auxv)} auxv entries "
-        f"(AT_PHDR {phdr:#x}, AT_ENTRY {image.entry:#x}"
-        + (f", AT_SYSINFO {vdso + 0x400:#x}" if new_abi == "i386" else "")
-        + ")",
+    sp = build_stack(
+        k,
+        task,
+        filename,
+        argv,
+        envp,
+        phdr=phdr,
+        phent=image.phentsize,
+        phnum=image.phnum,
+        entry=image.entry,
     )
     start_thread(k, task, image.entry, sp)
     task.execs += 1

@@ -61,6 +61,9 @@ class Task:
     brk: int = 0
     parent: int = 0
     execs: int = 0  # how many execve calls have succeeded
+    vmas: list[tuple[int, int, str, str]] = attrs.field(factory=list)  # start, end, rwxp, name
+    initial_sp: int = 0  # where argc sits on the stack execve (or spawn) built
+    vdso: int = 0  # mm->context.vdso: the vDSO's base, 0 when none is mapped
 
     def has(self, flag: int) -> bool:
         """Whether TIF bit ``flag`` is set."""

@@ -63,6 +63,10 @@ def place(k: Kernel) -> None:
         if gate.vector == L.SYSCALL_VECTOR:
             continue
         k.routine((gate.handler, _handler(gate.vector, gate.handler)))
+    if k.kind == "x86_64":
+        from simulator.cpu.assembler import assemble
+
+        k.routine(("exception_iret", assemble("iretq")))
 
 
 def _handler(vector: int, name: str):
@@ -94,9 +98,73 @@ def exception(k: Kernel, vector: int, name: str) -> None:
         k.note(f"{name} (arch/x86/kernel/entry_{64 if wide else 32}.S)", f"kernel-mode {detail}")
         k.stop("oops", f"kernel oops: {detail} in kernel mode, no exception-table fixup")
         return
+    on_vsyscall_page = vector == 14 and wide and (cpu.cr2 >> 12) == (VSYSCALL_ADDR >> 12)
+    if (
+        on_vsyscall_page
+        and k.options.get("vsyscall") == "emulate"
+        and emulate_vsyscall(k, sp, error_code or 0)
+    ):
+        return
     signal, routine = TRAP_SIGNALS.get(vector, (SIGSEGV, f"{name} (arch/x86/kernel/traps.c)"))
     k.note(routine, f"user-mode {detail}: force_sig({SIGNAL_NAMES[signal]})")
     kill(k, signal, reason=detail)
+
+
+VSYSCALL_ADDR = 0xFFFF_FFFF_FF60_0000
+_VSYSCALL = {0x000: ("gettimeofday", "sys_gettimeofday"), 0x400: ("time", "sys_time")}
+_VSYSCALL[0x800] = ("getcpu", "sys_getcpu")
+_EMULATE = "emulate_vsyscall (arch/x86/kernel/vsyscall_64.c)"
+
+
+def emulate_vsyscall(k: Kernel, sp: int, error_code: int) -> bool:
+    """__bad_area_nosemaphore -> emulate_vsyscall: a fetch from the NX vsyscall page.
+
+    The fault must be the instruction fetch itself (address == regs->ip), at one of the
+    three entry points (else "misaligned vsyscall": SIGSEGV), with a readable return
+    address at regs->sp. The call is made, then a ``ret`` emulated: ip = the return
+    address, sp += 8. Returns False when the caller must send SIGSEGV.
+    """
+    from simulator.cpu.registers import RAX, RDI, RDX, RIP, RSI
+    from simulator.kernel import uaccess
+
+    cpu = k.cpu
+    r = cpu.r
+    address = cpu.cr2
+    ip, cs, flags, user_sp, ss = k.kread_words(sp + 8, 5, 8)
+    if address != ip:
+        k.note(_EMULATE, f"a read of {address:#x}, not a call: vsyscall read attempt")
+        return False
+    entry = _VSYSCALL.get(address & 0xFFF)
+    if entry is None:
+        k.note(
+            _EMULATE,
+            f"{address:#x} is not an entry point: misaligned vsyscall (exploit attempt or "
+            "buggy program)",
+        )
+        return False
+    caller = uaccess.get_user(k, user_sp, 8, "get_user (the return address)")
+    if caller is None:
+        k.note(_EMULATE, "the return address at regs->sp cannot be read")
+        return False
+    name, handler = entry
+    k.note(_EMULATE, f"#PF on the NX vsyscall page at its {name} entry: emulate the call")
+    checks = {"gettimeofday": ((RDI, 16), (RSI, 8)), "time": ((RDI, 8),), "getcpu": ()}[name]
+    for reg, size in checks:
+        if r[reg] and not uaccess.access_ok(k, r[reg], size):
+            k.note(_EMULATE, "write_ok_or_segv: a bad pointer (vsyscall fault, exploit attempt?)")
+            return False
+    args = (r[RDI], r[RSI], r[RDX], 0, 0, 0)
+    result = k.handlers[handler](k, *args) & ((1 << 64) - 1)
+    r[RAX] = result
+    k.kwrite_words(sp + 8, [caller, cs, flags, user_sp + 8, ss], 8)
+    r[4] = sp + 8  # drop the error code; rsp -> the IRET frame
+    k.note(
+        _EMULATE,
+        f"regs->ax = {result:#x}; emulate ret: ip = {caller:#x}, sp += 8; back by IRET "
+        "(the SWAPGS pair of error_entry and the exit cancels out and is not shown)",
+    )
+    r[RIP] = k.symbols["exception_iret"]
+    return True
 
 
 def kill(k: Kernel, signal: int, *, reason: str) -> None:

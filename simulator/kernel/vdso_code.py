@@ -3,9 +3,10 @@
 ringsim writes them in its own assembler, following the C: read the
 sequence count, compute the time from vsyscall_gtod_data (and the TSC, for
 VCLOCK_TSC), retry if the count was odd or changed, fall back to the real
-system call when the clock mode is VCLOCK_NONE. The vvar page sits two pages
-below the image (vdso-layout.lds.S: vvar_start = . - 2 * PAGE_SIZE), so the
-64-bit code reaches it RIP-relative and the 32-bit code from its own EIP.
+system call when the clock mode is VCLOCK_NONE. In 3.16 the vvar page is
+mapped right after the image (map_vdso: addr + image->size), so the code,
+linked at 0, reaches it at a known offset: RIP-relative in 64-bit code, from
+its own EIP (call/pop) in 32-bit code.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from __future__ import annotations
 from simulator.cpu.assembler import assemble
 from simulator.kernel import timekeeping as T
 
-VVAR_START = -2 * 4096  # the vvar page's offset from the image's start
-GTOD = VVAR_START + T.VVAR_GTOD
-VGETCPU_MODE = VVAR_START + T.VVAR_VGETCPU_MODE
 NR_GETTIMEOFDAY_64, NR_CLOCK_GETTIME_64, NR_TIME_64 = 96, 228, 201
 NR_GETTIMEOFDAY_32, NR_CLOCK_GETTIME_32, NR_TIME_32 = 78, 265, 13
 PER_CPU_SEG = 15 * 8 + 3  # __PER_CPU_SEG (arch/x86/include/asm/segment.h)
@@ -60,10 +58,12 @@ jmp {prefix}norm
 """
 
 
-def functions_64(text_offset: int) -> tuple[bytes, dict[str, int]]:
-    """The 64-bit vDSO's text, assembled to sit at ``text_offset`` in the image, and where
-    each function starts (offsets from the image's start)."""
+def functions_64(text_offset: int, vvar: int) -> tuple[bytes, dict[str, int]]:
+    """The 64-bit vDSO's text, assembled to sit at ``text_offset`` in the image with the vvar
+    page at offset ``vvar``, and where each function starts (offsets from the image)."""
     f = _F64
+    gtod = vvar + T.VVAR_GTOD
+    cpumode = vvar + T.VVAR_VGETCPU_MODE
     bodies: list[tuple[str, str]] = []
     bodies.append(
         (
@@ -198,12 +198,12 @@ ret
     for name, body in bodies:
         start = text_offset + len(text)
         # Every function first points r8 at vsyscall_gtod_data: lea r8, [rip+disp32].
-        lea = f"lea r8, [rip+{GTOD - (start + 7)}]\n"
+        lea = f"lea r8, [rip+{gtod - (start + 7)}]\n"
         code = lea + body
         if "{cpumode}" in code:
             probe = assemble(code.replace("{cpumode}", "0"), mode=64, address=start)
             lea_r9 = probe.find(bytes.fromhex("4c8d0d"))
-            code = code.replace("{cpumode}", str(VGETCPU_MODE - (start + lea_r9 + 7)))
+            code = code.replace("{cpumode}", str(cpumode - (start + lea_r9 + 7)))
         machine = assemble(code, mode=64, address=start)
         offsets[name] = start
         text += machine
@@ -250,7 +250,7 @@ jmp {prefix}norm
 
 
 def functions_32(
-    text_offset: int, kernel_vsyscall: bytes, *, wide_gtod: bool
+    text_offset: int, kernel_vsyscall: bytes, *, wide_gtod: bool, vvar: int
 ) -> tuple[bytes, dict[str, int]]:
     """The 32-bit vDSO's text at ``text_offset``: __kernel_vsyscall (the variant boot chose),
     __kernel_sigreturn, __kernel_rt_sigreturn (vdso32/sigreturn.S) and the clock functions,
@@ -262,6 +262,7 @@ def functions_32(
     fallback instead of doing the full 64-bit multiply.
     """
     fields = {n: o for n, o, _ in (T.GTOD_FIELDS_64 if wide_gtod else T.GTOD_FIELDS_32)}
+    gtod = vvar + T.VVAR_GTOD
     offsets: dict[str, int] = {"__kernel_vsyscall": text_offset}
     text = bytearray(kernel_vsyscall)
     text += b"\x90" * (_align(len(text)) - len(text))
@@ -279,7 +280,7 @@ def functions_32(
         after_call = start + 3 + 5
         return (
             "push ebx\npush esi\npush edi\n"
-            f"call {after_call:#x}\npop ecx\nlea esi, [ecx+{GTOD - after_call}]\n"
+            f"call {after_call:#x}\npop ecx\nlea esi, [ecx+{gtod - after_call}]\n"
         )
 
     epilogue = "pop edi\npop esi\npop ebx\nret\n"

@@ -11,7 +11,7 @@ import pytest
 from simulator import Machine
 from simulator.cpu import Gate32, Gate64, SegmentDescriptor
 from simulator.kernel import linux316 as L
-from simulator.kernel import vdso32
+from simulator.kernel import vdso, vdso32
 from simulator.trace import BOOT, FAULT
 
 KERNELS = ("x86_64", "i386")
@@ -356,7 +356,8 @@ class TestVdsoVariant:
         m = Machine.boot(kernel=kernel, cpu=vendor)
         p = m.spawn("i386")
         code = m.kernel.vdso_variant.code
-        entry = p.task.vdso32 + vdso32.TEXT_OFFSET
+        image = vdso.image32(m.kernel.vdso_variant.name, kernel == "x86_64")
+        entry = p.task.vdso32 + image.symbol_offsets["__kernel_vsyscall"]
         assert p.read_mem(entry, len(code)) == code
         assert dict(p.task.auxv)[32] == entry  # AT_SYSINFO (uapi/asm/auxvec.h)
 

@@ -14,7 +14,7 @@ from simulator import Machine
 from simulator.cpu.assembler import assemble
 from simulator.kernel import elf as E
 from simulator.kernel import linux316 as L
-from simulator.kernel import vdso32
+from simulator.kernel import vdso
 
 BASE64 = 0x40_0000
 BASE32 = 0x0804_8000
@@ -437,7 +437,8 @@ class TestNewStack:
         r = execve(p, PATHS["i386"], [PATHS["i386"]])
         _, _, _, auxv = read_stack(p, r.after.reg("rsp"), 4)
         sysinfo = auxv[abi.AT_SYSINFO]
-        assert sysinfo == p.task.vdso32 + vdso32.TEXT_OFFSET
+        image = vdso.image32(p.machine.kernel.vdso_variant.name, kernel == "x86_64")
+        assert sysinfo == p.task.vdso32 + image.symbol_offsets["__kernel_vsyscall"]
         code = p.machine.kernel.vdso_variant.code
         assert p.read_mem(sysinfo, len(code)) == code
 
