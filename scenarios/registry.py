@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import attrs
 
-from scenarios import bare_round_trips, cpu_foundations, kernel_stories
+from scenarios import bare_round_trips, cpu_foundations, kernel_stories, vdso_stories
 
 
 @attrs.frozen
@@ -65,7 +65,11 @@ def _build() -> tuple[Scenario, ...]:
         ),
         Scenario("failures", "the failures that teach", kernel_stories.failures),
         Scenario("x32-execve", "x32 execve: 520 with the x32 bit"),
-        Scenario("vdso-gettimeofday", "gettimeofday through the vDSO: no ring change"),
+        Scenario(
+            "vdso-gettimeofday",
+            "gettimeofday through the vDSO, the vsyscall page and SYSCALL, side by side",
+            vdso_stories.run,
+        ),
         Scenario("ptrace-syscall", "PTRACE_SYSCALL and syscall_trace_enter's work"),
     )
     names = [s.name for s in stories]

@@ -832,10 +832,11 @@ class Process:
                     if t is not None:
                         t.record(
                             "kernel",
-                            cpu.cpl,
+                            0,
                             "update_wall_time -> update_vsyscall (kernel/time/timekeeping.c)",
-                            "a timer tick: the sequence count goes odd, the data changes, "
-                            "the count goes even",
+                            "a timer tick between two instructions (the interrupt's entry "
+                            "and return are not modeled): the sequence count goes odd, the "
+                            "data changes, the count goes even",
                         )
             if t is None:
                 outcome, _, _, _, detail = cpu._step(True)

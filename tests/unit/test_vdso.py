@@ -292,3 +292,26 @@ class TestSnapshot:
         m.restore(snap)
         again = m.spawn("x86_64")
         assert (again.task.initial_sp, again.task.vdso) == placed
+
+
+class TestScenario:
+    def test_three_ways_agree_and_only_the_vdso_stays_in_ring_3(self):
+        """The tour's vdso-gettimeofday story: the same time three ways; the vDSO's
+        instructions all run at ring 3, the other two cross to ring 0 and back."""
+        from scenarios import vdso_stories
+
+        lines = vdso_stories.three_ways()
+        table = lines[lines.index("Side by side, at the same simulated moment:") + 1 :]
+        rows = {line.split()[0]: line for line in table}
+        assert set(rows) == {"vdso", "vsyscall_page", "syscall"}
+        values = {line.split("  ")[-2].strip() for line in rows.values()}
+        assert values == {f"{{tv_sec={T.BOOT_REALTIME + 1}, tv_usec=234567}}"}
+        assert rows["vdso"].endswith("0 kernel steps, instructions at ring 3")
+        assert rows["syscall"].endswith("instructions at ring 0/3")
+        assert rows["vsyscall_page"].endswith("instructions at ring 0/3")
+
+    def test_story_is_deterministic(self):
+        """The same story twice is the same text, byte for byte (fixed seeds)."""
+        from scenarios import vdso_stories
+
+        assert vdso_stories.run() == vdso_stories.run()
