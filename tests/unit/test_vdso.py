@@ -89,20 +89,25 @@ class TestNoRingChange:
 class TestSequenceCount:
     def test_a_tick_mid_read_forces_a_retry(self):
         """A tick between the reader's two reads of the sequence count makes it retry
-        (read_seqcount_retry in do_realtime, vclock_gettime.c); the answer is still exact."""
+        (read_seqcount_retry in do_realtime, vclock_gettime.c); the answer is then exact for
+        the data the tick wrote, at the TSC the second RDTSC read."""
         m = _machine()
         p = m.spawn("x86_64")
         ts = p.alloc(16)
         p.syscall("getpid")
+        retired, offset = m.cpu.retired, m.cpu.tsc_offset
         m.tick_after(8)  # after the first RDTSC, before the re-check of the count
         r = p.syscall("clock_gettime", 0, ts, via="vdso")
-        rdtscs = [e for e in r.trace if e.kind == "cpu" and e.what == "rdtsc"]
+        cpu_events = [e for e in r.trace if e.kind == "cpu"]
+        rdtscs = [i for i, e in enumerate(cpu_events) if e.what == "rdtsc"]
         assert len(rdtscs) == 2
-        assert any("timer tick" in e.what for e in r.trace)
+        assert any("timer tick" in e.what and e.ring == 0 for e in r.trace)
+        assert {e.ring for e in cpu_events} == {3}
         got = (
             int.from_bytes(p.read_mem(ts, 8), "little"),
             int.from_bytes(p.read_mem(ts + 8, 8), "little"),
         )
+        assert got == m.kernel.timekeeper.realtime(offset + retired + rdtscs[1])
         assert got[0] == T.BOOT_REALTIME + 1
 
     def test_vclock_none_falls_back(self):
@@ -148,6 +153,33 @@ class TestImage:
         verdef = elf.get_section_by_name(".gnu.version_d")
         names = [aux.name for _, auxes in verdef.iter_versions() for aux in auxes]
         assert names == ["linux-vdso.so.1", "LINUX_2.6"]
+
+    def test_pyelftools_reads_the_32_bit_image(self):
+        """The 32-bit vDSO (vdso32.lds.S 3.16): __kernel_vsyscall, __kernel_sigreturn and
+        __kernel_rt_sigreturn under LINUX_2.5, the __vdso_ time functions under LINUX_2.6,
+        the ELF entry point at __kernel_vsyscall (whose address AT_SYSINFO carries)."""
+        m = _machine()
+        p = m.spawn("i386")
+        image = V.image32(m.kernel.vdso_variant.name, True)
+        elf = ELFFile(io.BytesIO(p.read_mem(p.task.vdso32, image.size)))
+        assert (elf.elfclass, elf.header.e_machine, elf.header.e_type) == (32, "EM_386", "ET_DYN")
+        dynsym = elf.get_section_by_name(".dynsym")
+        versym = elf.get_section_by_name(".gnu.version")
+        verdef = elf.get_section_by_name(".gnu.version_d")
+        index_to_name = {
+            v.entry["vd_ndx"]: next(iter(auxes)).name for v, auxes in verdef.iter_versions()
+        }
+        versions = {}
+        for i, sym in enumerate(dynsym.iter_symbols()):
+            if sym.name:
+                ndx = versym.get_symbol(i).entry["ndx"]
+                versions[sym.name] = index_to_name.get(ndx, ndx)
+        for name in ("__kernel_vsyscall", "__kernel_sigreturn", "__kernel_rt_sigreturn"):
+            assert versions[name] == "LINUX_2.5"
+        for name in ("__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time"):
+            assert versions[name] == "LINUX_2.6"
+        entry = p.task.vdso32 + elf.header.e_entry
+        assert entry == dict(p.task.auxv)[abi.AT_SYSINFO]
 
     def test_resolver_refuses_a_corrupted_image(self):
         """A corrupted image (bad ELF magic) makes glibc's lookup fail; it then falls back to
