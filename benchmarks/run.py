@@ -176,6 +176,21 @@ def kernel_paths() -> None:
             show(f"read 16, Process.syscall, {tag}: {label}", rate(reads, 300))
         _ = fd
     m = Machine.boot()
+    m.advance_time(1_000_000_000)
+    for abi_name, vias in (
+        ("x86_64", ("vdso", "vsyscall_page", "syscall")),
+        ("i386", ("vdso", "kernel_vsyscall")),
+    ):
+        p = m.spawn(abi_name)
+        tv = p.alloc(16)
+        for via in vias:
+
+            def gettimeofdays(n: int, p=p, via=via, tv=tv) -> None:
+                for _ in range(n):
+                    p.syscall("gettimeofday", tv, 0, via=via, trace=False)
+
+            show(f"gettimeofday, untraced: {abi_name} via {via}", rate(gettimeofdays, 300))
+    m = Machine.boot()
     m.fs.add_file("/etc/motd", b"x" * 64)
     p = m.spawn("x86_64")
     loop = (

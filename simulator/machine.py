@@ -270,6 +270,8 @@ class Machine:
         self._next_pid = snap.next_pid
         self.cpu.halted = False
         self.cpu.shutdown = False
+        for process in self.processes.values():
+            process._vdso_symbols.clear()
 
     def advance_time(self, nanoseconds: int) -> int:
         """Let simulated time pass: the TSC moves on, and every timer tick (HZ=250) that falls
@@ -439,6 +441,8 @@ class Process:
         self.task = task
         self._brk = ALLOC_BASE
         self._trampolines: dict[tuple[str, int], bytes] = {}
+        # glibc resolves its vDSO symbols once, at start-up: per image (initial sp, base)
+        self._vdso_symbols: dict[tuple[int, int, str, str], int | None] = {}
         self.startup: SyscallResult | None = None  # an i386 process's set_thread_area
 
     @property
@@ -524,7 +528,15 @@ class Process:
         """What glibc does at start-up: AT_SYSINFO_EHDR from the auxiliary vector on the
         process's stack, then the symbol through the image's DT_HASH and versions, read only
         through read_mem. None when there is no vDSO or the lookup fails (glibc then makes
-        the system call)."""
+        the system call). Like glibc, it looks a symbol up once per image and remembers the
+        answer (forgotten when write_mem or a restore may have changed the image)."""
+        key = (self.task.initial_sp, self.task.vdso, name, version)
+        if key in self._vdso_symbols:
+            return self._vdso_symbols[key]
+        self._vdso_symbols[key] = found = self._resolve_vdso_symbol(name, version)
+        return found
+
+    def _resolve_vdso_symbol(self, name: str, version: str) -> int | None:
         from simulator import libc
 
         wide = self.abi != "i386"
@@ -625,6 +637,7 @@ class Process:
         check_int("address", address, 64)
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"data: expected bytes, received {type(data).__name__}")
+        self._vdso_symbols.clear()  # a debugger's write may change the image or the auxv
         try:
             self.task.mm.poke(address, bytes(data))
         except LookupError as error:

@@ -226,8 +226,13 @@ class AddressSpace:
         """Forget the decoded instructions that overlap page ``vpn``."""
         space = self.code_space(vpn)
         if vpn in space.code_vpns or (vpn - 1) in space.code_vpns:
-            space.decoded.clear()
-            space.code_vpns.clear()
+            # Keys are (linear << 2) | mode; an instruction that starts on the page before
+            # may run into this one, so that page's entries go too.
+            stale = [k for k in space.decoded if (k >> (PAGE_SHIFT + 2)) in (vpn, vpn - 1)]
+            for key in stale:
+                del space.decoded[key]
+            space.code_vpns.discard(vpn)
+            space.code_vpns.discard(vpn - 1)
 
     def map(
         self,

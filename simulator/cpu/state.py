@@ -51,6 +51,11 @@ _MASK64 = (1 << 64) - 1
 _KIND = {"read": READ, "write": WRITE, "fetch": FETCH}
 
 
+# The #PF tables of _rebuild_permissions, per (WP, SMEP, SMAP, NXE, PAE): a pure function
+# of those five bits, shared by every CPU (never mutated).
+_PERM_TABLES: dict[tuple[bool, ...], tuple[tuple[int, ...], ...]] = {}
+
+
 @attrs.frozen
 class Change:
     """One difference between two snapshots: a name and its two values."""
@@ -200,7 +205,7 @@ class CPUState:
         self.physical = AddressSpace("physical memory")
         self.spaces: dict[int, AddressSpace] = {}
         self.space = AddressSpace("no address space at this CR3")
-        self._perm: list[tuple[int, ...]] = []
+        self._perm: tuple[tuple[int, ...], ...] = ()
         self._rebuild_permissions()
 
     # ------------------------------------------------------------------ modes
@@ -458,13 +463,18 @@ class CPUState:
         for implicit supervisor accesses. The rule itself is
         :func:`~simulator.cpu.memory.page_fault_error_code`.
         """
-        ctx = {
-            "wp": bool(self._cr0 & C.CR0_WP),
-            "smep": bool(self._cr4 & C.CR4_SMEP),
-            "smap": bool(self._cr4 & C.CR4_SMAP),
-            "nxe": bool(self.msr.values[M.IA32_EFER] & M.EFER_NXE),
-            "pae": bool(self._cr4 & C.CR4_PAE),
-        }
+        key = (
+            bool(self._cr0 & C.CR0_WP),
+            bool(self._cr4 & C.CR4_SMEP),
+            bool(self._cr4 & C.CR4_SMAP),
+            bool(self.msr.values[M.IA32_EFER] & M.EFER_NXE),
+            bool(self._cr4 & C.CR4_PAE),
+        )
+        cached = _PERM_TABLES.get(key)
+        if cached is not None:
+            self._perm = cached
+            return
+        ctx = dict(zip(("wp", "smep", "smap", "nxe", "pae"), key, strict=True))
         tables: list[tuple[int, ...]] = []
         for kind in (READ, WRITE, FETCH):
             for user_mode in (False, True):
@@ -472,7 +482,7 @@ class CPUState:
                     tables.append(self._perm_table(kind, user_mode, False, ac, ctx))
         for kind in (READ, WRITE, FETCH):
             tables.append(self._perm_table(kind, False, True, False, ctx))
-        self._perm = tables
+        self._perm = _PERM_TABLES[key] = tuple(tables)
 
     @staticmethod
     def _perm_table(
