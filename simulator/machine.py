@@ -20,6 +20,7 @@ from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
 from simulator.kernel import exec as kexec
 from simulator.kernel import linux316 as L
+from simulator.kernel import ptrace as P
 from simulator.kernel import traps, vdso32
 from simulator.kernel.boot import boot
 from simulator.kernel.fs import FileSystem
@@ -272,6 +273,128 @@ class Machine:
         self.cpu.shutdown = False
         for process in self.processes.values():
             process._vdso_symbols.clear()
+            process._pending = None
+
+    # ------------------------------------------------------------ ptrace and wait
+
+    def _pid_of(self, field: str, value: Process | int) -> int:
+        if isinstance(value, Process):
+            return value.pid
+        pid = check_int(field, value, 31)
+        if pid not in self.kernel.tasks:
+            raise ValueError(
+                f"{field}: expected the pid of a process of this machine, received {pid}"
+            )
+        return pid
+
+    def ptrace(
+        self,
+        request: int | str,
+        pid: Process | int,
+        addr: int = 0,
+        data: int | Mapping[str, int] = 0,
+        *,
+        tracer: Process | int | None = None,
+    ) -> P.PtraceResult:
+        """ptrace(2) as ``tracer`` makes it, through the kernel's own sys_ptrace path
+        (ptrace_traceme, ptrace_attach, ptrace_check_attach, arch_ptrace, ptrace_request).
+
+        ``request`` is a number or a name (``"PTRACE_SYSCALL"``). ``tracer`` defaults to the
+        process's tracer (or its parent, for PTRACE_ATTACH); for PTRACE_TRACEME ``pid`` is the
+        process that makes the request. Errors come back as the kernel returns them
+        (``ret`` = -ESRCH, -EIO, -EPERM, -EINVAL), never as exceptions; GETREGS gives the
+        tracer's user_regs_struct (64-bit on an x86_64 kernel) as a dict, SETREGS takes one.
+        """
+        if isinstance(request, str):
+            if request not in P.REQUESTS:
+                raise ValueError(f"request: expected a PTRACE_* name, received {request!r}")
+            number = P.REQUESTS[request]
+        else:
+            number = check_int("request", request, 32)
+        k = self.kernel
+        target = self._pid_of("pid", pid)
+        task = k.tasks[target]
+        if number == P.PTRACE_TRACEME:
+            return P.sys_ptrace(k, task, number, 0, 0, 0)
+        if tracer is not None:
+            caller = k.tasks[self._pid_of("tracer", tracer)]
+        else:
+            default = task.tracer or task.parent
+            if not default:
+                raise ValueError(
+                    f"tracer: expected the tracing process, received None, and pid {target} "
+                    "has no tracer or parent to default to"
+                )
+            caller = k.tasks[default]
+        if not isinstance(data, Mapping):
+            data = check_int("data", data, 64)
+        addr = check_int("addr", addr, 64)
+        result = P.sys_ptrace(k, caller, number, target, addr, data)
+        if not result.ret and task.resume == ("idle_signal",) and not task.stopped:
+            P.idle_resumed(k, task)
+        return result
+
+    def waitpid(
+        self, pid: Process | int, options: int = 0, *, waiter: Process | int | None = None
+    ) -> P.WaitResult:
+        """wait4(pid, &status, options) as ``waiter`` (default: the process's tracer, or its
+        parent) makes it: a stopped or dead child is reported at once (wait_task_stopped,
+        wait_task_zombie); a child its tracer has resumed runs first, as the scheduler would
+        run it while the waiter sleeps, until it stops, dies, or ends the run it was making.
+        With nothing to report the result's pid is 0; a process that is not the waiter's
+        child or tracee gives -ECHILD."""
+        k = self.kernel
+        target = self._pid_of("pid", pid)
+        check_int("options", options, 32)
+        task = k.tasks[target]
+        who = self._pid_of("waiter", waiter) if waiter is not None else (task.tracer or task.parent)
+        if not who or who not in (task.tracer, task.parent) or task.reaped:
+            return P.WaitResult(-abi.errno_number("ECHILD"), 0, "ECHILD")
+        report = P.wait_report(k, k.tasks[who], task)
+        if report is not None:
+            return report
+        process = self.processes.get(target)
+        if process is not None and process._pending is not None and not task.stopped:
+            process._continue()
+            report = P.wait_report(k, k.tasks[who], task)
+            if report is not None:
+                return report
+        elif task.alive and not task.stopped and task.pending_signals:
+            # An idle process (in user mode, between calls) with a signal pending: the
+            # interrupt that would bring it into the kernel is not modeled, so it takes the
+            # signal where it stands: a signal-delivery stop for a tracer, else the default.
+            P.idle_signal(k, task)
+            report = P.wait_report(k, k.tasks[who], task)
+            if report is not None:
+                return report
+        return P.WaitResult(0, 0)
+
+    def enable_syscall_tracepoints(self, on: bool = True) -> None:
+        """Turn the raw_syscalls sys_enter/sys_exit tracepoints on or off: every task gets
+        TIF_SYSCALL_TRACEPOINT (syscall_regfunc, kernel/tracepoint.c); events collect in
+        ``m.tracepoints``."""
+        on = bool(on)
+        self.kernel.syscall_tracepoint = on
+        for task in self.kernel.tasks.values():
+            task.set_flag(L.TIF_SYSCALL_TRACEPOINT, on)
+
+    def enable_audit(self, on: bool = True) -> None:
+        """Turn syscall auditing on or off: tasks get TIF_SYSCALL_AUDIT (audit_alloc sets it
+        when an audit context exists); records collect in ``m.audit``."""
+        on = bool(on)
+        self.kernel.audit_enabled = on
+        for task in self.kernel.tasks.values():
+            task.set_flag(L.TIF_SYSCALL_AUDIT, on)
+
+    @property
+    def tracepoints(self) -> list[P.TracepointEvent]:
+        """The sys_enter and sys_exit events recorded so far."""
+        return list(self.kernel.tracepoints)
+
+    @property
+    def audit(self) -> list[P.AuditRecord]:
+        """The audit records (audit_syscall_entry, completed by audit_syscall_exit)."""
+        return list(self.kernel.audit)
 
     def advance_time(self, nanoseconds: int) -> int:
         """Let simulated time pass: the TSC moves on, and every timer tick (HZ=250) that falls
@@ -320,14 +443,23 @@ class Machine:
     def vendor(self) -> str:
         return self.kernel.vendor
 
-    def spawn(self, abi: str = "x86_64") -> Process:
-        """A new process of ``abi`` (x86_64, i386 or x32), ready to make system calls."""
+    def spawn(self, abi: str = "x86_64", *, parent: Process | int | None = None) -> Process:
+        """A new process of ``abi`` (x86_64, i386 or x32), ready to make system calls.
+
+        ``parent`` (a Process or pid) is its parent, the tracer PTRACE_TRACEME attaches to;
+        without one the process has none."""
         check_choice("abi", abi, ABIS)
+        parent_pid = self._pid_of("parent", parent) if parent is not None else 0
         if self.kind == "i386" and abi != "i386":
             raise ValueError(f"abi: expected 'i386' on an i386 kernel, received {abi!r}")
         pid = self._next_pid
         self._next_pid += 1
         task = self._create_task(pid, abi)
+        task.parent = parent_pid
+        if self.kernel.syscall_tracepoint:
+            task.set_flag(L.TIF_SYSCALL_TRACEPOINT)
+        if self.kernel.audit_enabled:
+            task.set_flag(L.TIF_SYSCALL_AUDIT)
         process = Process(self, task)
         process._ensure_user_text()
         self.processes[pid] = process
@@ -421,8 +553,14 @@ class Machine:
             k.kspace.poke(m.tss + 4, (task.kernel_stack_top - 8).to_bytes(4, "little"))
         k.kspace.poke(m.percpu + L.PERCPU_CURRENT_TASK, task.pid.to_bytes(8, "little"))
         k.load_tls(task)
-        if task.user_state is not None:
+        if task.kernel_state is not None:
+            cpu.restore(task.kernel_state)  # stopped in the kernel: go on from there
+        elif task.user_state is not None:
             cpu.restore(task.user_state)
+        # __switch_to_xtra: TIF_NOTSC decides CR4.TSD (hard_disable_TSC / hard_enable_TSC).
+        tsd = bool(task.flags >> 16 & 1)
+        if bool(cpu.cr4 & 4) != tsd:
+            cpu.cr4 = cpu.cr4 | 4 if tsd else cpu.cr4 & ~4
         cpu.halted = False
         if not quiet and k.trace is not None and previous is not task:
             k.note(
@@ -441,6 +579,10 @@ class Process:
         self.task = task
         self._brk = ALLOC_BASE
         self._trampolines: dict[tuple[str, int], bytes] = {}
+        # A run a ptrace stop interrupted: (trace, done, max_steps, finish); and the result of
+        # the last run that such a stop had interrupted, once it ended.
+        self._pending: tuple | None = None
+        self.last_result: Any = None
         # glibc resolves its vDSO symbols once, at start-up: per image (initial sp, base)
         self._vdso_symbols: dict[tuple[int, int, str, str], int | None] = {}
         self.startup: SyscallResult | None = None  # an i386 process's set_thread_area
@@ -472,6 +614,40 @@ class Process:
             raise ValueError(
                 f"pid: expected a live process, received pid {self.pid}, which has exited"
             )
+        if self.task.stopped or self._pending is not None:
+            raise ValueError(
+                f"pid: expected a process that is not stopped by its tracer, received pid "
+                f"{self.pid}, which is in the middle of a call; its tracer resumes it with "
+                "Machine.ptrace and Machine.waitpid"
+            )
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the process is stopped for its tracer (TASK_TRACED)."""
+        return self.task.stopped
+
+    def _stopped_run(self, t, done, max_steps: int, finish) -> None:
+        """The run stopped for a tracer: keep the ring-0 state and how to go on."""
+        self.task.kernel_state = self.machine.cpu.snapshot()
+        self._pending = (t, done, max_steps, finish)
+
+    def _continue(self) -> None:
+        """Go on with a run that a ptrace stop interrupted (Machine.waitpid calls this when the
+        tracer has resumed the process): until the next stop, the end of the run, or death."""
+        machine = self.machine
+        k = machine.kernel
+        assert self._pending is not None
+        t, done, max_steps, finish = self._pending
+        k.trace = t
+        machine.switch_to(self.task)
+        self.task.kernel_state = None
+        stop, detail, steps = self._run(t, done, max_steps)
+        if stop == "stopped":
+            self.task.kernel_state = machine.cpu.snapshot()
+        else:
+            self._pending = None
+            self.last_result = finish(stop, detail, steps)
+        k.trace = None
 
     @property
     def wide(self) -> bool:
@@ -791,10 +967,15 @@ class Process:
             # Back at the next instruction, or (after a successful execve) at the new image.
             return cpu.r[RIP] == return_to or self.task.execs != execs
 
-        stop, detail, _ = self._run(t, done, max_steps)
-        after = cpu.snapshot()
+        def finish(stop: str, detail: str, _steps: int) -> SyscallResult:
+            after = cpu.snapshot()
+            return self._result(name, number, via, stop, detail, before, after, t)
+
+        stop, detail, steps = self._run(t, done, max_steps)
+        if stop == "stopped":
+            self._stopped_run(t, done, max_steps, finish)
         k.trace = None
-        return self._result(name, number, via, stop, detail, before, after, t)
+        return finish(stop, detail, steps)
 
     def _result(self, name, number, via, stop, detail, before, after, t) -> SyscallResult:
         k = self.machine.kernel
@@ -901,14 +1082,24 @@ class Process:
             except LookupError:
                 return False
 
+        total = [0]
+
+        def finish(stop: str, detail: str, steps: int) -> RunResult:
+            total[0] += steps
+            if stop == "returned":
+                stop = "hlt"
+            signal = self.task.killed_by if stop == "signal" else None
+            modeled = not k.unmodeled
+            k.unmodeled = []
+            return RunResult(stop, total[0], before, cpu.snapshot(), t, signal, modeled, detail)
+
         stop, detail, steps = self._run(t, done, max_steps)
-        if stop == "returned":
-            stop = "hlt"
-        signal = self.task.killed_by if stop == "signal" else None
-        modeled = not k.unmodeled
-        k.unmodeled = []
+        if stop == "stopped":
+            total[0] += steps
+            self._stopped_run(t, done, max_steps, finish)
+            steps = 0
         k.trace = None
-        return RunResult(stop, steps, before, cpu.snapshot(), t, signal, modeled, detail)
+        return finish(stop, detail, steps)
 
     def run(self, code: str | bytes, *, trace: bool = True, max_steps: int = 100_000) -> RunResult:
         """Load ``code`` (assembler text or bytes) and run it in user mode from its start.
@@ -954,15 +1145,25 @@ class Process:
                     return False
             return False
 
+        total = [0]
+
+        def finish(stop: str, detail: str, steps: int) -> RunResult:
+            total[0] += steps
+            after = cpu.snapshot()
+            if stop == "returned":
+                stop = "hlt" if cpu.r[RIP] != end else "end"
+            signal = self.task.killed_by if stop == "signal" else None
+            modeled = not k.unmodeled
+            k.unmodeled = []
+            return RunResult(stop, total[0], before, after, t, signal, modeled, detail)
+
         stop, detail, steps = self._run(t, done, max_steps)
-        after = cpu.snapshot()
-        if stop == "returned":
-            stop = "hlt" if cpu.r[RIP] != end else "end"
-        signal = self.task.killed_by if stop == "signal" else None
-        modeled = not k.unmodeled
-        k.unmodeled = []
+        if stop == "stopped":
+            total[0] += steps
+            self._stopped_run(t, done, max_steps, finish)
+            steps = 0
         k.trace = None
-        return RunResult(stop, steps, before, after, t, signal, modeled, detail)
+        return finish(stop, detail, steps)
 
 
 def _record_step(t: Trace, result: StepResult, ring: int, rip: int) -> None:

@@ -14,7 +14,16 @@ from simulator.cpu import CPU, Gate32, Gate64, SegmentDescriptor, TableRegister
 from simulator.cpu import control as C
 from simulator.cpu import msr as M
 from simulator.cpu.segments import DescriptorCache
-from simulator.kernel import entry_32, entry_64, ia32entry, syscalls, timekeeping, traps, vdso32
+from simulator.kernel import (
+    entry_32,
+    entry_64,
+    ia32entry,
+    ptrace,
+    syscalls,
+    timekeeping,
+    traps,
+    vdso32,
+)
 from simulator.kernel import linux316 as L
 from simulator.kernel.kernel import Kernel
 from simulator.trace import BOOT, Trace
@@ -109,6 +118,7 @@ def boot(
     else:
         entry_32.place(k)
     traps.place(k)
+    ptrace.place(k)
     step("kernel text (arch/x86/kernel/entry_*.S, traps.c)", f"{len(k.symbols)} symbols placed")
 
     # GDT (gdt_page, arch/x86/kernel/cpu/common.c).

@@ -27,6 +27,7 @@ from simulator.cpu.registers import (
 )
 from simulator.cpu.segments import GS
 from simulator.kernel import linux316 as L
+from simulator.kernel import ptrace as P
 
 if TYPE_CHECKING:
     from simulator.kernel.kernel import Kernel
@@ -39,21 +40,10 @@ _PT = {f.name: f.offset for f in abi.PT_REGS_64}
 ARGOFFSET = _PT["r11"]
 ARG_SLOTS = (("r11", R11), ("r10", R10), ("r9", R9), ("r8", R8), ("ax", RAX))
 REST_SLOTS = (("r15", R15), ("r14", R14), ("r13", R13), ("r12", R12), ("bp", RBP), ("bx", RBX))
-# Every work flag that sends a syscall off the fast path (asm/thread_info.h).
-TIF_WORK_SYSCALL_ENTRY = (
-    1 << L.TIF_SYSCALL_TRACE
-    | 1 << L.TIF_SYSCALL_EMU
-    | 1 << L.TIF_SYSCALL_AUDIT
-    | 1 << L.TIF_SECCOMP
-    | 1 << L.TIF_SINGLESTEP
-    | 1 << L.TIF_SYSCALL_TRACEPOINT
-)
-TIF_ALLWORK = (
-    TIF_WORK_SYSCALL_ENTRY
-    | 1 << L.TIF_SIGPENDING
-    | 1 << L.TIF_NEED_RESCHED
-    | 1 << L.TIF_NOTIFY_RESUME
-)
+# The work masks of asm/thread_info.h (3.16); see simulator.kernel.ptrace.
+TIF_WORK_SYSCALL_ENTRY = P.TIF_WORK_SYSCALL_ENTRY
+TIF_ALLWORK = P.TIF_ALLWORK_MASK
+_AUDIT = 1 << L.TIF_SYSCALL_AUDIT
 # Entries that take the full register set: the stubs of syscall_64.tbl.
 IRET_STUBS = ("stub_execve", "stub_x32_execve", "stub_rt_sigreturn", "stub_x32_rt_sigreturn")
 FORK_STUBS = ("stub_fork", "stub_vfork", "stub_clone")
@@ -122,8 +112,16 @@ def system_call_after_swapgs(k: Kernel) -> None:
         f"stale); orig_ax = rax = {r[RAX]:#x}; RIP slot = rcx = {r[RCX]:#x}",
     )
     if task.flags & TIF_WORK_SYSCALL_ENTRY:
-        k.unmodeled.append("tracesys")
-        k.stop("not modeled", "tracesys (syscall entry work) arrives with the ptrace issue")
+        if task.flags & TIF_WORK_SYSCALL_ENTRY & ~_AUDIT:
+            tracesys(k)
+            return
+        P.audit_entry_fast(k, task)
+    _fastpath(k, base)
+
+
+def _fastpath(k: Kernel, base: int) -> None:
+    """system_call_fastpath: the bounds check and the call through sys_call_table."""
+    r = k.cpu.r
     if k.options.get("x32", True):
         nr = r[RAX] & L.SYSCALL_MASK_X32
         r[RAX] = nr  # andl $__SYSCALL_MASK,%eax: a 32-bit op zero-extends rax
@@ -150,14 +148,82 @@ def system_call_after_swapgs(k: Kernel) -> None:
     ret_from_sys_call(k)
 
 
+def tracesys(k: Kernel) -> None:
+    """tracesys: SAVE_REST, RAX slot = -ENOSYS, FIXUP_TOP_OF_STACK, call syscall_trace_enter."""
+    base = pt_regs_base(k)
+    save_rest(k, base)
+    k.kwrite(base + _PT["ax"], -k.errno("ENOSYS"), 8)
+    k.note(
+        where("tracesys"),
+        "work other than audit: SAVE_REST; movq $-ENOSYS,RAX(%rsp) (ptrace can change this "
+        "for a bad syscall)",
+    )
+    fixup_top_of_stack(k)
+    k.cpu.r[RSP] = base
+    P.syscall_trace_enter(k, "tracesys")
+
+
+def _tracesys_after(k: Kernel, nr: int) -> None:
+    """tracesys after syscall_trace_enter: LOAD_ARGS ARGOFFSET,1 (not rax), RESTORE_REST, the
+    bounds check on the number it returned, the call, and always the IRET exit."""
+    r = k.cpu.r
+    base = pt_regs_base(k)
+    slots = k.kread_words(base + ARGOFFSET, 9, 8)
+    r[R11], r[R10], r[R9], r[R8], _, r[RCX], r[RDX], r[RSI], r[RDI] = slots
+    restore_rest(k, base)
+    if k.options.get("x32", True):
+        nr = nr & 0xFFFF_FFFF & L.SYSCALL_MASK_X32
+        what = f"andl $__SYSCALL_MASK,%eax -> {nr:#x}; cmpl $__NR_syscall_max,%eax"
+    else:
+        what = f"cmpq $__NR_syscall_max,%rax ({nr:#x})"
+    r[RAX] = nr
+    k.note(
+        where("tracesys"),
+        "LOAD_ARGS ARGOFFSET,1: argument registers from pt_regs in case ptrace changed them "
+        f"(rax is syscall_trace_enter's {nr:#x}); RESTORE_REST",
+    )
+    table = k.tables["sys_call_table"]
+    r[RSP] = base + ARGOFFSET
+    r[RIP] = k.symbols["int_ret_from_sys_call"]
+    if nr > table.max_number:
+        k.note(where("tracesys"), f"{what}: above {table.max_number}: ja int_ret_from_sys_call")
+        return
+    entry = table.entries[nr]
+    k.note(where("tracesys"), f"{what}: {nr} <= {table.max_number}")
+    if entry in IRET_STUBS:
+        r[RSP] = base + ARGOFFSET
+        ptregs_stub(k, entry, nr)
+        return
+    r[RCX] = r[R10]
+    args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
+    result = k.call_table("sys_call_table", nr, args) & _MASK64
+    k.kwrite(base + _PT["ax"], result, 8)
+    k.note(
+        where("tracesys"),
+        f"movq %rax,RAX-ARGOFFSET(%rsp) ({result:#x}); use IRET because user could have "
+        "changed frame",
+    )
+    r[RSP] = base + ARGOFFSET
+    r[RIP] = k.symbols["int_ret_from_sys_call"]
+
+
+P.CONTINUATIONS["tracesys"] = _tracesys_after
+
+
 def ret_from_sys_call(k: Kernel) -> None:
-    """ret_from_sys_call / sysret_check: with no work pending, back by SYSRET."""
+    """ret_from_sys_call / sysret_check: with no work pending, back by SYSRET; TIF_SYSCALL_AUDIT
+    alone goes through sysret_audit and still leaves by SYSRET."""
     cpu = k.cpu
     r = cpu.r
     task = k.current
     assert task is not None
     k.disable_interrupts()
-    if task.flags & TIF_ALLWORK:
+    mask = TIF_ALLWORK
+    if task.flags & mask & _AUDIT:
+        slot = k.kread(pt_regs_base(k) + _PT["ax"], 8)
+        P.audit_exit(k, task, slot, where("sysret_audit"))
+        mask &= ~_AUDIT
+    if task.flags & mask:
         k.note(where("sysret_careful"), "work pending: FIXUP_TOP_OF_STACK, leave by IRET")
         fixup_top_of_stack(k)
         r[RSP] = pt_regs_base(k) + ARGOFFSET
@@ -233,6 +299,33 @@ def ptregs_stub(k: Kernel, entry: str, nr: int) -> None:
     }[entry]
     args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
     result = k.call_stub(entry, target, nr, args) & _MASK64
+    task = k.current
+    assert task is not None
+    if task.exec_event:
+        # ptrace_event(PTRACE_EVENT_EXEC, old_vpid) in search_binary_handler: the stop
+        # comes after load_binary, before the stub stores the result (RAX slot: -ENOSYS).
+        task.exec_event = False
+        task.ptrace_message = task.pid
+        P.ptrace_notify(
+            k,
+            (P.PTRACE_EVENT_EXEC << 8) | P.SIGTRAP,
+            "search_binary_handler -> ptrace_event(PTRACE_EVENT_EXEC) (fs/exec.c)",
+            ("exec_event_reported", entry, result),
+        )
+    _stub_tail(k, entry, result)
+
+
+def _exec_event_reported(k: Kernel, task, entry: str, result: int) -> None:
+    P._report_signal(k, task)
+    _stub_tail(k, entry, result)
+
+
+P._RESUME["exec_event_reported"] = _exec_event_reported
+
+
+def _stub_tail(k: Kernel, entry: str, result: int) -> None:
+    r = k.cpu.r
+    base = pt_regs_base(k)
     if entry == "stub_x32_execve":
         restore_top_of_stack(k)
     k.kwrite(base + _PT["ax"], result, 8)
@@ -245,18 +338,70 @@ def ptregs_stub(k: Kernel, entry: str, nr: int) -> None:
 
 
 def int_ret_from_sys_call(k: Kernel) -> None:
-    """int_ret_from_sys_call: interrupts off, work check, clear TS_COMPAT, on to retint_swapgs."""
+    """int_ret_from_sys_call: interrupts off, then int_with_check with _TIF_ALLWORK_MASK."""
+    k.disable_interrupts()
+    int_with_check(k, TIF_ALLWORK)
+
+
+def int_with_check(k: Kernel, mask: int) -> None:
+    """int_with_check and its slow paths (entry_64.S, 3.16): int_very_careful runs
+    syscall_trace_leave once (then drops the exit work and TIF_SYSCALL_EMU from the mask),
+    int_signal runs do_notify_resume, and the check repeats until nothing in the mask is set;
+    then TS_COMPAT is cleared and retint_swapgs leads to IRET."""
     task = k.current
     assert task is not None
-    k.disable_interrupts()
+    while task.flags & mask:
+        work = task.flags & mask
+        if work & (1 << L.TIF_NEED_RESCHED):
+            task.set_flag(L.TIF_NEED_RESCHED, False)
+            k.note(where("int_careful"), "TIF_NEED_RESCHED: schedule() (one CPU: back at once)")
+            continue
+        base = pt_regs_base(k)
+        save_rest(k, base)
+        if work & P.TIF_WORK_SYSCALL_EXIT:
+            k.note(where("int_very_careful"), "SAVE_REST; syscall exit work: syscall_trace_leave")
+            P.syscall_trace_leave(k, mask)
+            return  # syscall_trace_leave went on through _after_trace_leave
+        if work & P.TIF_DO_NOTIFY_MASK:
+            _int_signal(k, base)
+            return
+        k.note(where("int_signal"), f"work {work:#x} that ringsim does not model: left set")
+        restore_rest(k, base)
+        break
+    task.status &= ~L.TS_COMPAT
+    k.note(where("int_ret_from_sys_call"), "no work pending: andl $~TS_COMPAT; jmp retint_swapgs")
+
+
+def _int_signal(k: Kernel, base: int) -> None:
+    """int_signal: do_notify_resume (arch/x86/kernel/signal.c) with _TIF_DO_NOTIFY_MASK work,
+    then the check again with _TIF_WORK_MASK."""
+    task = k.current
+    assert task is not None
     if task.has(L.TIF_NOTIFY_RESUME):
         task.set_flag(L.TIF_NOTIFY_RESUME, False)
         k.note(
             where("int_with_check -> int_signal"),
             "TIF_NOTIFY_RESUME: do_notify_resume (arch/x86/kernel/signal.c) clears it",
         )
-    task.status &= ~L.TS_COMPAT
-    k.note(where("int_ret_from_sys_call"), "no work pending: andl $~TS_COMPAT; jmp retint_swapgs")
+    if task.has(L.TIF_SIGPENDING):
+        P.do_signal(k, P.TIF_WORK_MASK)
+    _after_signal(k, P.TIF_WORK_MASK)
+
+
+def _after_trace_leave(k: Kernel, mask: int) -> None:
+    """After syscall_trace_leave: andl $~(_TIF_WORK_SYSCALL_EXIT|_TIF_SYSCALL_EMU),%edi;
+    int_restore_rest: RESTORE_REST, and check again."""
+    restore_rest(k, pt_regs_base(k))
+    int_with_check(k, mask & ~(P.TIF_WORK_SYSCALL_EXIT | 1 << L.TIF_SYSCALL_EMU))
+
+
+def _after_signal(k: Kernel, mask: int) -> None:
+    restore_rest(k, pt_regs_base(k))
+    int_with_check(k, mask)
+
+
+P.CONTINUATIONS["after_trace_leave"] = _after_trace_leave
+P.CONTINUATIONS["after_signal"] = _after_signal
 
 
 def restore_args(k: Kernel) -> None:

@@ -291,6 +291,9 @@ def load_image(
     )
     start_thread(k, task, image.entry, sp)
     task.execs += 1
+    from simulator.kernel import ptrace
+
+    ptrace.exec_event(k, task)
     del old_mm
 
 

@@ -32,6 +32,7 @@ from simulator.cpu.registers import (
 from simulator.cpu.segments import GS
 from simulator.kernel import entry_64 as E
 from simulator.kernel import linux316 as L
+from simulator.kernel import ptrace as P
 from simulator.kernel import uaccess
 
 if TYPE_CHECKING:
@@ -316,8 +317,58 @@ def int80_body(k: Kernel) -> None:
         "CPU pushed",
     )
     task.status |= L.TS_COMPAT
-    _work(k)
+    if task.flags & E.TIF_WORK_SYSCALL_ENTRY:
+        ia32_tracesys(k)
+        return
     if not _check_number(k, "ia32_syscall"):
         return
     result = _dispatch(k, "ia32_syscall")
     ia32_sysret(k, result)
+
+
+def ia32_tracesys(k: Kernel) -> None:
+    """ia32_tracesys: SAVE_REST, CLEAR_RREGS, RAX slot = -ENOSYS, call syscall_trace_enter
+    (every entry work flag, audit included: INT 0x80 has no audit fast path in 3.16)."""
+    base = _base(k)
+    E.save_rest(k, base)
+    k.kwrite_words(base + _PT["r11"], [0, 0, 0, 0], 8)
+    k.kwrite(base + _PT["ax"], -k.errno("ENOSYS"), 8)
+    k.note(
+        where("ia32_tracesys"),
+        "SAVE_REST; CLEAR_RREGS (r8-r11 slots = 0); movq $-ENOSYS,RAX(%rsp); "
+        "call syscall_trace_enter",
+    )
+    k.cpu.r[RSP] = base
+    P.syscall_trace_enter(k, "ia32_tracesys")
+
+
+def _ia32_tracesys_after(k: Kernel, nr: int) -> None:
+    """LOAD_ARGS32 ARGOFFSET (ecx, edx, esi, edi), RESTORE_REST (ebx, ebp, ...), the bounds
+    check on the returned number, then ia32_do_call."""
+    r = k.cpu.r
+    base = _base(k)
+    for reg, slot in ((RCX, "cx"), (RDX, "dx"), (RSI, "si"), (RDI, "di")):
+        r[reg] = k.kread(base + _PT[slot], 4)
+    E.restore_rest(k, base)
+    r[RAX] = nr
+    k.note(
+        where("ia32_tracesys"),
+        "LOAD_ARGS32 ARGOFFSET (ecx, edx, esi, edi from pt_regs in case ptrace changed them); "
+        f"RESTORE_REST; rax = {nr:#x}",
+    )
+    table = k.tables["ia32_sys_call_table"]
+    r[RSP] = base + E.ARGOFFSET
+    r[RIP] = k.symbols["int_ret_from_sys_call"]
+    if nr > table.max_number:
+        k.note(
+            where("ia32_tracesys"),
+            f"cmpq $(IA32_NR_syscalls-1),%rax: {nr:#x} > {table.max_number}: "
+            "ja int_ret_from_sys_call (RAX slot already set)",
+        )
+        return
+    k.note(where("ia32_tracesys"), f"cmpq $(IA32_NR_syscalls-1),%rax: {nr} <= {table.max_number}")
+    result = _dispatch(k, "ia32_do_call")
+    ia32_sysret(k, result)
+
+
+P.CONTINUATIONS["ia32_tracesys"] = _ia32_tracesys_after

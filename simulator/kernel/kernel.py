@@ -59,6 +59,11 @@ class Kernel:
         self.tables: dict[str, abi.KernelSyscallTable] = {}
         self.vdso_variant: Any = None
         self.handlers: dict[str, Callable[..., int]] = {}
+        # The raw_syscalls tracepoint stream and the audit records (simulator.kernel.ptrace).
+        self.tracepoints: list[Any] = []
+        self.audit: list[Any] = []
+        self.syscall_tracepoint = False
+        self.audit_enabled = False
 
     # ---------------------------------------------------------------- text
 

@@ -151,6 +151,7 @@ TIF_FORK = 18
 TIF_ADDR32 = 29
 TIF_X32 = 30
 TIF_SYSCALL_TRACEPOINT = 28
+TIF_NOHZ = 19
 
 TS_COMPAT = 0x0002  # thread_info->status (asm/thread_info.h)
 

@@ -267,6 +267,14 @@ def sys_prctl(k: Kernel, option: int, a2: int, a3: int, a4: int, a5: int, *_: in
             return _fail(k, "sys_prctl", "EINVAL", "PR_GET_NO_NEW_PRIVS takes no arguments")
         _enter(k, "sys_prctl", f"PR_GET_NO_NEW_PRIVS: {int(task.no_new_privs)}")
         return int(task.no_new_privs)
+    if option == PR_GET_SECCOMP:
+        _enter(k, "sys_prctl", f"PR_GET_SECCOMP: {task.seccomp_mode}")
+        return task.seccomp_mode
+    if option == PR_SET_SECCOMP:
+        from simulator.kernel import seccomp
+
+        _enter(k, "sys_prctl", f"PR_SET_SECCOMP mode {a2} -> prctl_set_seccomp")
+        return seccomp.set_mode(k, task, a2, a3)
     if 1 <= option <= PR_LAST_316:
         return k.not_modeled("sys_prctl", f"prctl option {option}")
     return _fail(k, "sys_prctl", "EINVAL", f"unknown prctl option {option}")

@@ -64,6 +64,24 @@ class Task:
     vmas: list[tuple[int, int, str, str]] = attrs.field(factory=list)  # start, end, rwxp, name
     initial_sp: int = 0  # where argc sits on the stack execve (or spawn) built
     vdso: int = 0  # mm->context.vdso: the vDSO's base, 0 when none is mapped
+    # ptrace (kernel/ptrace.c, 3.16): task->ptrace (PT_PTRACED | options << PT_OPT_FLAG_SHIFT)
+    # and the tracer's pid; ``stopped`` is TASK_TRACED, ``stop_code`` task->exit_code while
+    # stopped (what wait reports once, then 0); ``resume`` says where the kernel goes on when
+    # the tracer wakes the task, ``kernel_state`` the CPU state it stopped with (ring 0).
+    ptrace: int = 0
+    tracer: int = 0
+    stopped: bool = False
+    stop_code: int = 0
+    resume: tuple = ()
+    kernel_state: Snapshot | None = None
+    ptrace_message: int = 0
+    pending_signals: list[int] = attrs.field(factory=list)
+    reaped: bool = False
+    exec_event: bool = False  # a PTRACE_EVENT_EXEC stop is due when execve's stub returns
+    # seccomp (kernel/seccomp.c, 3.16): mode 0, 1 (strict) or 2 (filter); filters newest first
+    cap_sys_admin: bool = True  # ringsim's processes run as root
+    seccomp_mode: int = 0
+    seccomp_filters: list[Any] = attrs.field(factory=list)
 
     def has(self, flag: int) -> bool:
         """Whether TIF bit ``flag`` is set."""

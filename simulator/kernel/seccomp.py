@@ -1,0 +1,187 @@
+"""kernel/seccomp.c (Linux 3.16): prctl(PR_SET_SECCOMP) and __secure_computing.
+
+The BPF side (the checker and the interpreter) is simulator.kernel.bpf; this module is what
+the kernel does with it: attach filters from user memory, and run them at syscall entry.
+3.16 has no seccomp(2); filters arrive only through prctl.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import abi
+from simulator.kernel import bpf, uaccess
+from simulator.kernel import linux316 as L
+from simulator.kernel import ptrace as P
+
+if TYPE_CHECKING:
+    from simulator.kernel.kernel import Kernel
+    from simulator.kernel.task import Task
+
+SOURCE = "kernel/seccomp.c"
+TIF_NOTSC = 16  # arch/x86/include/asm/thread_info.h: strict mode disables RDTSC
+CR4_TSD = 1 << 2
+
+
+def where(symbol: str) -> str:
+    return f"{symbol} ({SOURCE})"
+
+
+def is_compat_task(k: Kernel, task: Task) -> bool:
+    """is_compat_task (arch/x86/include/asm/compat.h, 3.16): is_ia32_task() (TS_COMPAT) or
+    is_x32_task() (orig_ax carries __X32_SYSCALL_BIT). Note x32 counts as compat here."""
+    if k.kind == "i386":
+        return True
+    if task.status & L.TS_COMPAT:
+        return True
+    return bool(P.read_slot(k, task, "orig_ax") & abi.X32_SYSCALL_BIT)
+
+
+def set_mode(k: Kernel, task: Task, mode: int, user_filter: int) -> int:
+    """seccomp_set_mode: a task may only stay in its mode; strict mode also disables the TSC
+    (TIF_NOTSC); filter mode attaches the filter at ``user_filter`` first."""
+    if task.seccomp_mode and task.seccomp_mode != mode:
+        k.note(where("seccomp_set_mode"), f"mode {task.seccomp_mode} already set: -EINVAL")
+        return -abi.errno_number("EINVAL")
+    if mode == bpf.SECCOMP_MODE_STRICT:
+        task.set_flag(TIF_NOTSC)
+        k.cpu.cr4 = k.cpu.cr4 | CR4_TSD
+        what = "SECCOMP_MODE_STRICT: only read, write, exit, sigreturn from now on; disable_TSC()"
+    elif mode == bpf.SECCOMP_MODE_FILTER:
+        ret = attach_user_filter(k, task, user_filter)
+        if ret:
+            return ret
+        what = f"SECCOMP_MODE_FILTER: {len(task.seccomp_filters)} filter(s) attached"
+    else:
+        k.note(where("seccomp_set_mode"), f"mode {mode}: -EINVAL")
+        return -abi.errno_number("EINVAL")
+    task.seccomp_mode = mode
+    task.set_flag(L.TIF_SECCOMP)
+    k.note(where("seccomp_set_mode"), f"{what}; set TIF_SECCOMP")
+    return 0
+
+
+def attach_user_filter(k: Kernel, task: Task, user_filter: int) -> int:
+    """seccomp_attach_user_filter + seccomp_attach_filter: read struct sock_fprog (the compat
+    layout for a compat task), check the length, the total per path, no_new_privs or
+    CAP_SYS_ADMIN, copy the instructions, then sk_chk_filter and seccomp_check_filter."""
+    compat = is_compat_task(k, task)
+    size = 8 if compat else 16
+    raw, missing = uaccess.copy_from_user(k, user_filter, size, "copy_from_user")
+    if missing or not uaccess.access_ok(k, user_filter, size):
+        k.note(where("seccomp_attach_user_filter"), "struct sock_fprog unreadable: -EFAULT")
+        return -abi.errno_number("EFAULT")
+    length = int.from_bytes(raw[0:2], "little")
+    pointer = int.from_bytes(raw[4:8] if compat else raw[8:16], "little")
+    if length == 0 or length > bpf.BPF_MAXINSNS:
+        k.note(where("seccomp_attach_filter"), f"len {length}: -EINVAL")
+        return -abi.errno_number("EINVAL")
+    attached = [bpf.converted_length(f) for f in task.seccomp_filters]
+    if bpf.check_path_length(length, attached):
+        k.note(where("seccomp_attach_filter"), "more than MAX_INSNS_PER_PATH: -ENOMEM")
+        return -abi.errno_number("ENOMEM")
+    if not task.no_new_privs and not task.cap_sys_admin:
+        k.note(
+            where("seccomp_attach_filter"),
+            "neither no_new_privs nor CAP_SYS_ADMIN: -EACCES",
+        )
+        return -abi.errno_number("EACCES")
+    data, missing = uaccess.copy_from_user(k, pointer, length * 8, "copy_from_user")
+    if missing or not uaccess.access_ok(k, pointer, length * 8):
+        k.note(where("seccomp_attach_filter"), "the instructions are unreadable: -EFAULT")
+        return -abi.errno_number("EFAULT")
+    program = bpf.parse_filter(bytes(data))
+    if isinstance(program, bpf.Refused):
+        k.note(where(program.check), f"{program.reason}: -EINVAL")
+        return int(program)
+    task.seccomp_filters.insert(0, program)
+    k.note(
+        where("seccomp_attach_filter"),
+        f"{length} instructions accepted by sk_chk_filter and seccomp_check_filter",
+    )
+    return 0
+
+
+def secure_computing(k: Kernel, task: Task, cont: str) -> bool:
+    """__secure_computing (3.16): True when the call must be skipped (ret -1). Strict mode
+    kills with SIGKILL, a filter's KILL with SIGSYS (do_exit), TRAP sends SIGSYS and skips,
+    ERRNO sets -data and skips, TRACE stops for a tracer with PTRACE_O_TRACESECCOMP (or, with
+    none, skips with -ENOSYS), ALLOW runs the call."""
+    nr = P.syscall_nr(k, task)
+    if task.seccomp_mode == bpf.SECCOMP_MODE_STRICT:
+        allowed = bpf.MODE1_SYSCALLS_32 if is_compat_task(k, task) else bpf.MODE1_SYSCALLS_64
+        if nr in allowed:
+            k.note(where("__secure_computing"), f"strict mode: {nr} is allowed")
+            return False
+        k.note(where("__secure_computing"), f"strict mode: {nr} is not allowed: do_exit(SIGKILL)")
+        _do_exit(k, task, P.SIGKILL, f"seccomp strict mode refused syscall {nr}")
+    arch = _arch(k, task)
+    args = P.syscall_arguments(k, task)
+    ip = P.read_slot(k, task, "ip")
+    data = bpf.seccomp_data(nr, arch, ip, args)
+    result = bpf.run_filters(task.seccomp_filters, data)
+    action = result & bpf.SECCOMP_RET_ACTION
+    value = result & bpf.SECCOMP_RET_DATA
+    text = f"seccomp_run_filters(nr {nr}, arch {arch:#x}) = {result:#x}"
+    if action == bpf.SECCOMP_RET_ERRNO:
+        P.write_slot(k, task, "ax", -value)
+        k.note(where("__secure_computing"), f"{text}: SECCOMP_RET_ERRNO: ax = -{value}; skip")
+        return True
+    if action == bpf.SECCOMP_RET_TRAP:
+        P.write_slot(k, task, "ax", P.read_slot(k, task, "orig_ax"))
+        P.send_signal(k, task, P.SIGSYS)
+        k.note(
+            where("__secure_computing"),
+            f"{text}: SECCOMP_RET_TRAP: syscall_rollback, seccomp_send_sigsys; skip",
+        )
+        return True
+    if action == bpf.SECCOMP_RET_TRACE:
+        enabled = task.ptrace & P.PT_PTRACED and task.ptrace & (
+            1 << (P.PT_OPT_FLAG_SHIFT + P.PTRACE_EVENT_SECCOMP)
+        )
+        if not enabled:
+            P.write_slot(k, task, "ax", -abi.errno_number("ENOSYS"))
+            k.note(where("__secure_computing"), f"{text}: SECCOMP_RET_TRACE, no tracer: -ENOSYS")
+            return True
+        task.ptrace_message = value
+        P.ptrace_notify(
+            k,
+            (P.PTRACE_EVENT_SECCOMP << 8) | P.SIGTRAP,
+            f"{text}: SECCOMP_RET_TRACE: ptrace_event(PTRACE_EVENT_SECCOMP, {value})",
+            ("seccomp_event_reported", cont),
+        )
+    if action == bpf.SECCOMP_RET_ALLOW:
+        k.note(where("__secure_computing"), f"{text}: SECCOMP_RET_ALLOW")
+        return False
+    k.note(where("__secure_computing"), f"{text}: SECCOMP_RET_KILL: do_exit(SIGSYS)")
+    _do_exit(k, task, P.SIGSYS, f"seccomp filter killed syscall {nr}")
+    return True
+
+
+def after_trace_event(k: Kernel, task: Task) -> bool:
+    """The rest of SECCOMP_RET_TRACE once the tracer resumes: a fatal signal kills; a number
+    the tracer set below 0 skips the call; otherwise it runs (3.16 does not run the filters
+    again)."""
+    code = task.stop_code
+    task.stop_code = 0
+    if code == P.SIGKILL:
+        _do_exit(k, task, P.SIGSYS, "fatal signal during the seccomp event")
+    if P.syscall_nr(k, task) < 0:
+        k.note(where("__secure_computing"), "the tracer set the number below 0: skip")
+        return True
+    return False
+
+
+def _arch(k: Kernel, task: Task) -> int:
+    """syscall_get_arch (3.16): AUDIT_ARCH_I386 under TS_COMPAT, else AUDIT_ARCH_X86_64 (x32
+    included)."""
+    return P.audit_arch(k, task)
+
+
+def _do_exit(k: Kernel, task: Task, signal: int, reason: str) -> None:
+    """do_exit(signal): the task ends with the signal number as its exit code, so wait sees
+    WIFSIGNALED with that signal (no core file)."""
+    task.killed_by = signal
+    task.exit_code = signal
+    k.note("do_exit (kernel/exit.c)", f"task {task.pid} exits, status {signal:#x} ({reason})")
+    k.stop("signal", reason)
