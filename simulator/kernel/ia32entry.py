@@ -145,12 +145,81 @@ def ia32_sysret(k: Kernel, result: int) -> None:
     k.cpu.r[RIP] = k.symbols["int_ret_from_sys_call"]
 
 
-def _work(k: Kernel) -> None:
-    task = k.current
-    assert task is not None
-    if task.flags & E.TIF_WORK_SYSCALL_ENTRY:
-        k.unmodeled.append("ia32 tracesys")
-        k.stop("not modeled", "syscall entry work for ia32 tasks arrives with the ptrace issue")
+def _auditsys(k: Kernel, task, routine: str) -> bool:
+    """sysenter_auditsys / cstar_auditsys (auditsys_entry_common): __audit_syscall_entry with
+    AUDIT_ARCH_I386, then the bounds check (ia32_badsys above the table); True to go on."""
+    P.audit_entry_fast(k, task)
+    return _check_number(k, routine)
+
+
+def _exit_work(k: Kernel, task, result: int, routine: str) -> bool:
+    """auditsys_exit (ia32entry.S 3.16): other work goes to ia32_ret_from_sys_call (IRET) at
+    once; TIF_SYSCALL_AUDIT alone runs __audit_syscall_exit and keeps the fast exit. True when
+    the IRET path was taken."""
+    if task.flags & E.TIF_ALLWORK & ~E._AUDIT:
+        k.note(where(routine), "work pending: ia32_ret_from_sys_call, leave by IRET")
+        ia32_sysret(k, result)
+        return True
+    if task.flags & E._AUDIT:
+        P.audit_exit(k, task, result, where(routine))
+    return False
+
+
+def _tracesys32(k: Kernel, routine: str, *, xchg: bool) -> None:
+    """sysenter_tracesys / cstar_tracesys: (cstar: xchgl %r9d,%ebp), SAVE_REST, CLEAR_RREGS,
+    RAX slot = -ENOSYS, call syscall_trace_enter."""
+    r = k.cpu.r
+    base = _base(k)
+    if xchg:
+        r[R9], r[RBP] = r[RBP] & _M32, r[R9] & _M32
+    E.save_rest(k, base)
+    k.kwrite_words(base + _PT["r11"], [0, 0, r[R9] if xchg else 0, 0], 8)
+    k.kwrite(base + _PT["ax"], -k.errno("ENOSYS"), 8)
+    k.note(
+        where(routine),
+        ("xchgl %r9d,%ebp (ebp = arg6); " if xchg else "")
+        + "SAVE_REST (bp slot = arg6); CLEAR_RREGS; movq $-ENOSYS,RAX(%rsp); "
+        "call syscall_trace_enter",
+    )
+    r[RSP] = base
+    P.syscall_trace_enter(k, routine)
+
+
+def _tracesys32_after(k: Kernel, nr: int, routine: str, xchg: bool) -> None:
+    r = k.cpu.r
+    base = _base(k)
+    if xchg:
+        r[R9] = k.kread(base + _PT["r9"], 4)
+    for reg, slot in ((RCX, "cx"), (RDX, "dx"), (RSI, "si"), (RDI, "di")):
+        r[reg] = k.kread(base + _PT[slot], 4)
+    E.restore_rest(k, base)
+    if xchg:
+        r[RBP], r[R9] = r[R9] & _M32, r[RBP] & _M32
+    r[RAX] = nr
+    k.note(
+        where(routine),
+        f"LOAD_ARGS32 ARGOFFSET{', 1' if xchg else ''}; RESTORE_REST"
+        + ("; xchgl %ebp,%r9d" if xchg else "")
+        + f"; rax = {nr:#x}",
+    )
+    table = k.tables["ia32_sys_call_table"]
+    r[RSP] = base + E.ARGOFFSET
+    if nr > table.max_number:
+        k.note(where(routine), f"{nr:#x} > {table.max_number}: ja int_ret_from_sys_call")
+        r[RIP] = k.symbols["int_ret_from_sys_call"]
+        return
+    k.note(where(routine), f"cmpq $(IA32_NR_syscalls-1),%rax: {nr} <= {table.max_number}")
+    result = _dispatch(k, routine, noebp=xchg) & 0xFFFF_FFFF_FFFF_FFFF
+    if xchg:
+        _sysretl(k, base, result)
+    else:
+        _sysexit(k, base, result)
+
+
+P.CONTINUATIONS["sysenter_tracesys"] = lambda k, nr: _tracesys32_after(
+    k, nr, "sysenter_tracesys", False
+)
+P.CONTINUATIONS["cstar_tracesys"] = lambda k, nr: _tracesys32_after(k, nr, "cstar_tracesys", True)
 
 
 def sysenter_body(k: Kernel) -> None:
@@ -194,15 +263,27 @@ def sysenter_body(k: Kernel) -> None:
     r[RBP] = arg6
     k.note(where("ia32_sysenter_target"), f"1: movl (%rbp),%ebp: arg6 = {arg6:#x}")
     task.status |= L.TS_COMPAT
-    _work(k)
-    if not _check_number(k, "ia32_sysenter_target"):
+    if task.flags & E.TIF_WORK_SYSCALL_ENTRY:
+        if task.flags & E.TIF_WORK_SYSCALL_ENTRY & ~E._AUDIT:
+            _tracesys32(k, "sysenter_tracesys", xchg=False)
+            return
+        if not _auditsys(k, task, "sysenter_auditsys"):
+            return
+    elif not _check_number(k, "ia32_sysenter_target"):
         return
     result = _dispatch(k, "ia32_sysenter_target") & 0xFFFF_FFFF_FFFF_FFFF
+    _sysexit(k, base, result)
+
+
+def _sysexit(k: Kernel, base: int, result: int) -> None:
+    """sysenter_dispatch after the call: the RAX slot, then sysexit_from_sys_call unless work
+    is pending (sysexit_audit)."""
+    r = k.cpu.r
+    task = k.current
+    assert task is not None
     k.kwrite(base + _PT["ax"], result, 8)
     k.disable_interrupts()
-    if task.flags & E.TIF_ALLWORK:
-        k.note(where("sysexit_audit"), "work pending: leave by IRET")
-        ia32_sysret(k, result)
+    if _exit_work(k, task, result, "sysexit_audit"):
         return
     # sysexit_from_sys_call
     task.status &= ~L.TS_COMPAT
@@ -263,15 +344,27 @@ def cstar_body(k: Kernel) -> None:
     r[R9] = arg6
     k.note(where("ia32_cstar_target"), f"1: movl (%r8),%r9d: arg6 = {arg6:#x}")
     task.status |= L.TS_COMPAT
-    _work(k)
-    if not _check_number(k, "ia32_cstar_target"):
+    if task.flags & E.TIF_WORK_SYSCALL_ENTRY:
+        if task.flags & E.TIF_WORK_SYSCALL_ENTRY & ~E._AUDIT:
+            _tracesys32(k, "cstar_tracesys", xchg=True)
+            return
+        if not _auditsys(k, task, "cstar_auditsys"):
+            return
+    elif not _check_number(k, "ia32_cstar_target"):
         return
     result = _dispatch(k, "ia32_cstar_target", noebp=True) & 0xFFFF_FFFF_FFFF_FFFF
+    _sysretl(k, base, result)
+
+
+def _sysretl(k: Kernel, base: int, result: int) -> None:
+    """cstar_dispatch after the call: the RAX slot, then sysretl_from_sys_call unless work is
+    pending (sysretl_audit)."""
+    r = k.cpu.r
+    task = k.current
+    assert task is not None
     k.kwrite(base + _PT["ax"], result, 8)
     k.disable_interrupts()
-    if task.flags & E.TIF_ALLWORK:
-        k.note(where("sysretl_audit"), "work pending: leave by IRET")
-        ia32_sysret(k, result)
+    if _exit_work(k, task, result, "sysretl_audit"):
         return
     task.status &= ~L.TS_COMPAT
     r[RAX] = result
