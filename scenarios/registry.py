@@ -6,7 +6,13 @@ from collections.abc import Callable
 
 import attrs
 
-from scenarios import bare_round_trips, cpu_foundations, kernel_stories, vdso_stories
+from scenarios import (
+    bare_round_trips,
+    cpu_foundations,
+    kernel_stories,
+    ptrace_stories,
+    vdso_stories,
+)
 
 
 @attrs.frozen
@@ -70,7 +76,11 @@ def _build() -> tuple[Scenario, ...]:
             "gettimeofday through the vDSO, the vsyscall page and SYSCALL, side by side",
             vdso_stories.run,
         ),
-        Scenario("ptrace-syscall", "PTRACE_SYSCALL and syscall_trace_enter's work"),
+        Scenario(
+            "ptrace-syscall",
+            "PTRACE_SYSCALL, syscall_trace_enter's work, a seccomp filter, and an strace",
+            ptrace_stories.run,
+        ),
     )
     names = [s.name for s in stories]
     duplicates = {n for n in names if names.count(n) > 1}

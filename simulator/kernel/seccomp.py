@@ -159,13 +159,15 @@ def secure_computing(k: Kernel, task: Task, cont: str) -> bool:
 
 
 def after_trace_event(k: Kernel, task: Task) -> bool:
-    """The rest of SECCOMP_RET_TRACE once the tracer resumes: a fatal signal kills; a number
+    """The rest of SECCOMP_RET_TRACE once the tracer resumes: a fatal signal pending stops the
+    call (the task dies on the way out, kernel/seccomp.c "break" to do_exit); a number
     the tracer set below 0 skips the call; otherwise it runs (3.16 does not run the filters
     again)."""
-    code = task.stop_code
+    # ptrace_notify ignores the signal the tracer resumes with (only syscall stops and
+    # signal-delivery stops use current->exit_code), so only a SIGKILL already queued is fatal.
     task.stop_code = 0
-    if code == P.SIGKILL:
-        _do_exit(k, task, P.SIGSYS, "fatal signal during the seccomp event")
+    if P.SIGKILL in task.pending_signals:
+        _do_exit(k, task, P.SIGSYS, "fatal signal pending after the seccomp event")
     if P.syscall_nr(k, task) < 0:
         k.note(where("__secure_computing"), "the tracer set the number below 0: skip")
         return True
