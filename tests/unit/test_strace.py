@@ -84,3 +84,16 @@ class TestStory:
         assert "getpid() = -1 (EPERM)" in text
         assert "umask(022): signal, killed by SIGSYS" in text
         assert "INT 0x80 from 64-bit code: signal, killed by SIGSYS" in text
+
+
+class TestDocs:
+    def test_ptrace_md_example_runs(self):
+        """The example in docs/ptrace.md runs, and its asserts hold (the page cannot drift)."""
+        import pathlib
+        import re
+
+        text = (pathlib.Path(__file__).parents[2] / "docs" / "ptrace.md").read_text()
+        blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+        assert blocks
+        for block in blocks:
+            exec(compile(block, "docs/ptrace.md", "exec"), {})
