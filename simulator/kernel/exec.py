@@ -305,7 +305,10 @@ def start_thread(k: Kernel, task: Task, ip: int, sp: int) -> None:
         base = E.pt_regs_base(k)
         cs = L.USER_CS_64 if task.abi in ("x86_64", "x32") else L.USER32_CS
         regs = {f.name: 0 for f in abi.PT_REGS_64}
-        regs.update(ip=ip, cs=cs, flags=0x200, sp=sp, ss=L.USER_DS_64, orig_ax=-1 & ((1 << 64) - 1))
+        # start_thread_common and ELF_PLAT_INIT leave orig_ax alone: a tracer's exit stop
+        # still sees the execve number there.
+        orig_ax = k.kread(base + E._PT["orig_ax"], 8)
+        regs.update(ip=ip, cs=cs, flags=0x200, sp=sp, ss=L.USER_DS_64, orig_ax=orig_ax)
         k.kwrite_words(base, [regs[f.name] for f in abi.PT_REGS_64], 8)
         ds = 0 if task.abi != "i386" else L.USER_DS_64
         cpu = k.cpu
@@ -331,7 +334,7 @@ def start_thread(k: Kernel, task: Task, ip: int, sp: int) -> None:
             es=L.USER_DS_32,
             fs=0,
             gs=0,
-            orig_ax=_M32,
+            orig_ax=k.kread(base + {f.name: f.offset for f in abi.PT_REGS_32}["orig_ax"], 4),
             ip=ip,
             cs=L.USER_CS_32,
             flags=0x200,

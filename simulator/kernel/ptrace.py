@@ -143,7 +143,7 @@ USER_REGS_32 = (
     "ebx", "ecx", "edx", "esi", "edi", "ebp", "eax", "xds", "xes", "xfs", "xgs", "orig_eax",
     "eip", "xcs", "eflags", "esp", "xss",
 )  # fmt: skip
-SIZEOF_USER_64 = 912
+SIZEOF_USER_64 = 928  # through error_code and fault_address after u_debugreg
 SIZEOF_USER_32 = 284
 U_DEBUGREG_64 = 848
 U_DEBUGREG_32 = 252
@@ -266,6 +266,15 @@ def ptrace_stop(k: Kernel, exit_code: int, why: str, resume: tuple) -> None:
     the tracer, schedule(). The run ends here; ``resume`` says where the kernel goes on."""
     task = k.current
     assert task is not None
+    if SIGKILL in task.pending_signals:
+        # TASK_TRACED includes TASK_WAKEKILL: with SIGKILL pending, __schedule's
+        # signal_pending_state keeps the task running, and it goes on to die.
+        k.note(
+            where("ptrace_stop", "kernel/signal.c"),
+            f"{why}: SIGKILL is pending, so schedule() returns at once (TASK_WAKEKILL)",
+        )
+        task.stop_code = 0
+        return
     task.stopped = True
     task.stop_code = exit_code
     task.resume = resume
@@ -413,6 +422,8 @@ def _enter_after_seccomp(k: Kernel, task: Task, cont: str) -> None:
             "tracehook_report_syscall_entry -> ptrace_report_syscall (syscall-entry stop)",
             ("enter_reported", cont, ret),
         )
+        _enter_reported(k, task, cont, ret)  # no stop: SIGKILL was pending
+        return
     _enter_tail(k, task, cont, ret)
 
 
@@ -535,6 +546,10 @@ def do_signal(k: Kernel, mask: int) -> bool:
     work loop should stop (the task stopped or died)."""
     task = k.current
     assert task is not None
+    if SIGKILL in task.pending_signals:
+        task.pending_signals.clear()
+        task.set_flag(L.TIF_SIGPENDING, False)
+        _deliver(k, task, SIGKILL)
     while task.pending_signals:
         signal = task.pending_signals.pop(0)
         if not task.pending_signals:
@@ -677,12 +692,15 @@ def arch_ptrace(k: Kernel, child: Task, request: int, addr: int, data: Any) -> P
             return _fail(k, "EIO", f"offset {addr:#x} misaligned or past sizeof(struct user)")
         if addr >= regs_size:
             debug = U_DEBUGREG_64 if k.kind == "x86_64" else U_DEBUGREG_32
+            in_debugregs = debug <= addr <= debug + 7 * word
             if request == PTRACE_PEEKUSR:
-                return PtraceResult(0, None, 0)  # u_debugreg reads 0 (no breakpoints); the rest 0
-            if debug <= addr:
+                # ptrace_get_debugreg gives 0 (no breakpoints set); the rest of struct user
+                # reads as tmp = 0.
+                return PtraceResult(0, None, 0)
+            if in_debugregs:
                 k.unmodeled.append("ptrace_set_debugreg")
-                return _fail(k, "EIO", "debug registers are not modeled")
-            return PtraceResult(0)  # POKEUSR outside the registers is ignored
+                return _fail(k, "EIO", "setting debug registers is not modeled")
+            return _fail(k, "EIO", f"POKEUSR at {addr:#x}: neither a register nor u_debugreg")
         name = (USER_REGS_64 if k.kind == "x86_64" else USER_REGS_32)[addr // word]
         if request == PTRACE_PEEKUSR:
             return PtraceResult(0, None, getreg(k, child, name))

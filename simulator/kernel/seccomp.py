@@ -150,6 +150,7 @@ def secure_computing(k: Kernel, task: Task, cont: str) -> bool:
             f"{text}: SECCOMP_RET_TRACE: ptrace_event(PTRACE_EVENT_SECCOMP, {value})",
             ("seccomp_event_reported", cont),
         )
+        return after_trace_event(k, task)  # no stop: SIGKILL was pending
     if action == bpf.SECCOMP_RET_ALLOW:
         k.note(where("__secure_computing"), f"{text}: SECCOMP_RET_ALLOW")
         return False
