@@ -16,6 +16,7 @@ from simulator.cpu.assembler import assemble
 from simulator.cpu.registers import RAX, RBP, RBX, RCX, RDI, RDX, RFLAGS, RIP, RSI, RSP
 from simulator.cpu.segments import DS, ES, FS, GS
 from simulator.kernel import linux316 as L
+from simulator.kernel import ptrace as P
 from simulator.kernel import uaccess
 
 if TYPE_CHECKING:
@@ -25,20 +26,10 @@ SOURCE = "arch/x86/kernel/entry_32.S"
 _PT = {f.name: f.offset for f in abi.PT_REGS_32}
 _M32 = 0xFFFF_FFFF
 GPR_ORDER = (("bx", RBX), ("cx", RCX), ("dx", RDX), ("si", RSI), ("di", RDI), ("bp", RBP))
-TIF_WORK_SYSCALL_ENTRY = (
-    1 << L.TIF_SYSCALL_TRACE
-    | 1 << L.TIF_SYSCALL_EMU
-    | 1 << L.TIF_SYSCALL_AUDIT
-    | 1 << L.TIF_SECCOMP
-    | 1 << L.TIF_SINGLESTEP
-    | 1 << L.TIF_SYSCALL_TRACEPOINT
-)
-TIF_ALLWORK = (
-    TIF_WORK_SYSCALL_ENTRY
-    | 1 << L.TIF_SIGPENDING
-    | 1 << L.TIF_NEED_RESCHED
-    | 1 << L.TIF_NOTIFY_RESUME
-)
+# The work masks of asm/thread_info.h (3.16), shared with the 64-bit kernel.
+TIF_WORK_SYSCALL_ENTRY = P.TIF_WORK_SYSCALL_ENTRY
+TIF_ALLWORK = P.TIF_ALLWORK_MASK
+_AUDIT = 1 << L.TIF_SYSCALL_AUDIT
 
 
 def where(symbol: str) -> str:
@@ -122,17 +113,23 @@ def sysenter(k: Kernel) -> None:
         f"1: movl (%ebp),%ebp; movl %ebp,PT_EBP(%esp): arg6 = {arg6:#x}",
     )
     if task.flags & TIF_WORK_SYSCALL_ENTRY:
-        k.unmodeled.append("sysenter_audit")
-        k.stop("not modeled", "syscall entry work arrives with the ptrace issue")
+        if task.flags & TIF_WORK_SYSCALL_ENTRY & ~_AUDIT:
+            k.note(where("sysenter_audit"), "work other than audit: jnz syscall_trace_entry")
+            syscall_trace_entry(k, base)
+            return
+        P.audit_entry_fast(k, task)
     result = _call(k, "sysenter_do_call")
     k.kwrite(base + _PT["ax"], result, 4)
     r[RAX] = result
     k.disable_interrupts()
     if task.flags & TIF_ALLWORK:
-        k.note(where("sysexit_audit"), "work pending: leave by IRET")
-        r[RSP] = base
-        r[RIP] = k.symbols["restore_all"]
-        return
+        if task.flags & TIF_ALLWORK & ~_AUDIT:
+            k.note(where("sysexit_audit"), "work pending: syscall_exit_work, leave by IRET")
+            r[RSP] = base
+            syscall_exit_work(k)
+            r[RIP] = k.symbols["restore_all"]
+            return
+        P.audit_exit(k, task, result, where("sysexit_audit"))
     r[RDX] = k.kread(base + _PT["ip"], 4)
     r[RCX] = k.kread(base + _PT["sp"], 4)
     r[RBP] = 0
@@ -190,13 +187,104 @@ def system_call(k: Kernel) -> None:
     k.note(where("system_call"), f"pushl %eax (orig_eax {r[RAX] & _M32:#x})")
     base = _save_all(k, sp)
     if task.flags & TIF_WORK_SYSCALL_ENTRY:
-        k.unmodeled.append("syscall_trace_entry")
-        k.stop("not modeled", "syscall entry work arrives with the ptrace issue")
+        syscall_trace_entry(k, base)
+        return
     result = _call(k, "syscall_call")
+    _syscall_exit(k, base, result)
+
+
+def _syscall_exit(k: Kernel, base: int, result: int) -> None:
+    """syscall_after_call: PT_EAX = eax; syscall_exit: with _TIF_ALLWORK_MASK work,
+    syscall_exit_work; then restore_all."""
+    r = k.cpu.r
+    task = k.current
+    assert task is not None
     k.kwrite(base + _PT["ax"], result, 4)
     k.note(where("syscall_after_call"), f"movl %eax,PT_EAX(%esp) ({result:#x})")
     k.disable_interrupts()
+    r[RSP] = base
+    if task.flags & TIF_ALLWORK:
+        syscall_exit_work(k)
     r[RIP] = k.symbols["restore_all"]
+
+
+def syscall_trace_entry(k: Kernel, base: int) -> None:
+    """syscall_trace_entry: PT_EAX = -ENOSYS, call syscall_trace_enter; the number it returns
+    goes to syscall_call (below NR_syscalls) or straight to syscall_exit."""
+    k.kwrite(base + _PT["ax"], -k.errno("ENOSYS"), 4)
+    k.note(
+        where("syscall_trace_entry"),
+        "movl $-ENOSYS,PT_EAX(%esp); movl %esp,%eax; call syscall_trace_enter",
+    )
+    k.cpu.r[RSP] = base
+    P.syscall_trace_enter(k, "syscall_trace_entry")
+
+
+def _trace_entry_after(k: Kernel, nr: int) -> None:
+    r = k.cpu.r
+    base = P.regs_base(k, k.current)
+    nr &= _M32
+    r[RAX] = nr
+    r[RSP] = base
+    table = k.tables["sys_call_table"]
+    if nr >= table.nr_syscalls:
+        k.note(
+            where("syscall_trace_entry"),
+            f"cmpl $(NR_syscalls),%eax: {nr:#x}: jmp syscall_exit (PT_EAX already set)",
+        )
+        k.disable_interrupts()
+        syscall_exit_work(k)
+        r[RIP] = k.symbols["restore_all"]
+        return
+    # The handlers take their arguments from pt_regs on the stack (asmlinkage), so a
+    # tracer's changes there are what they see.
+    for name, reg in GPR_ORDER:
+        r[reg] = k.kread(base + _PT[name], 4)
+    result = _call(k, "syscall_call")
+    _syscall_exit(k, base, result)
+
+
+P.CONTINUATIONS["syscall_trace_entry"] = _trace_entry_after
+
+
+def syscall_exit_work(k: Kernel) -> None:
+    """syscall_exit_work: _TIF_WORK_SYSCALL_EXIT runs syscall_trace_leave, then
+    resume_userspace (work_pending, work_notifysig) until no _TIF_WORK_MASK work is left."""
+    task = k.current
+    assert task is not None
+    if task.flags & P.TIF_WORK_SYSCALL_EXIT:
+        k.enable_interrupts()
+        k.note(where("syscall_exit_work"), "movl %esp,%eax; call syscall_trace_leave")
+        P.syscall_trace_leave(k, P.TIF_WORK_MASK)
+        return
+    _resume_userspace(k, P.TIF_WORK_MASK)
+
+
+def _resume_userspace(k: Kernel, mask: int) -> None:
+    """resume_userspace: work_pending -> work_notifysig (do_notify_resume) while
+    _TIF_WORK_MASK work is set; TIF_NOTIFY_RESUME is cleared, signals delivered."""
+    task = k.current
+    assert task is not None
+    k.disable_interrupts()
+    while task.flags & mask:
+        if task.has(L.TIF_NEED_RESCHED):
+            task.set_flag(L.TIF_NEED_RESCHED, False)
+            continue
+        if task.has(L.TIF_NOTIFY_RESUME):
+            task.set_flag(L.TIF_NOTIFY_RESUME, False)
+            k.note(
+                where("work_notifysig"),
+                "TIF_NOTIFY_RESUME: do_notify_resume (arch/x86/kernel/signal.c) clears it",
+            )
+            continue
+        if task.has(L.TIF_SIGPENDING):
+            P.do_signal(k, mask)
+            continue
+        break
+
+
+P.CONTINUATIONS["after_trace_leave_i386"] = lambda k, mask: _resume_userspace(k, mask)
+P.CONTINUATIONS["after_signal_i386"] = lambda k, mask: _resume_userspace(k, mask)
 
 
 def restore_all(k: Kernel) -> None:

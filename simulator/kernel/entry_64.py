@@ -400,8 +400,8 @@ def _after_signal(k: Kernel, mask: int) -> None:
     int_with_check(k, mask)
 
 
-P.CONTINUATIONS["after_trace_leave"] = _after_trace_leave
-P.CONTINUATIONS["after_signal"] = _after_signal
+P.CONTINUATIONS["after_trace_leave_x86_64"] = _after_trace_leave
+P.CONTINUATIONS["after_signal_x86_64"] = _after_signal
 
 
 def restore_args(k: Kernel) -> None:

@@ -526,12 +526,12 @@ def syscall_trace_leave(k: Kernel, mask: int) -> None:
             "tracehook_report_syscall_exit -> ptrace_report_syscall (syscall-exit stop)",
             ("leave_reported", mask),
         )
-    CONTINUATIONS["after_trace_leave"](k, mask)
+    CONTINUATIONS[f"after_trace_leave_{k.kind}"](k, mask)
 
 
 def _leave_reported(k: Kernel, task: Task, mask: int) -> None:
     _report_signal(k, task)
-    CONTINUATIONS["after_trace_leave"](k, mask)
+    CONTINUATIONS[f"after_trace_leave_{k.kind}"](k, mask)
     k.cpu.r[L_RIP] = k.symbols[_EXIT_FALLTHROUGH[k.kind]]
 
 
@@ -585,7 +585,7 @@ def _signal_reported(k: Kernel, task: Task, mask: int) -> None:
             where("ptrace_signal", "kernel/signal.c"),
             "the tracer resumed with signal 0: the signal is discarded",
         )
-    CONTINUATIONS["after_signal"](k, mask)
+    CONTINUATIONS[f"after_signal_{k.kind}"](k, mask)
     k.cpu.r[L_RIP] = k.symbols[_EXIT_FALLTHROUGH[k.kind]]
 
 

@@ -777,3 +777,73 @@ def test_same_session_twice_is_identical():
     first, second = _session(), _session()
     assert first == second
     assert first[0] == [0x857F, 0x857F, 0, 0x857F, 3 << 8]
+
+
+class TestEveryEntry:
+    """The slow path of every entry routine (entry_32.S, ia32entry.S, entry_64.S in 3.16)."""
+
+    @pytest.mark.parametrize(
+        ("kernel", "vendor", "via"),
+        [
+            ("i386", "intel", "int80"),  # system_call -> syscall_trace_entry
+            ("i386", "intel", "sysenter"),  # sysenter_audit -> syscall_trace_entry
+            ("x86_64", "intel", "sysenter"),  # sysenter_tracesys
+            ("x86_64", "amd", "kernel_vsyscall"),  # the SYSCALL variant: cstar_tracesys
+            ("x86_64", "intel", "int80"),  # ia32_tracesys
+        ],
+    )
+    def test_entry_stop_and_number_rewrite(self, kernel, vendor, via):
+        """A 32-bit getpid (20) stops at entry with eax = -ENOSYS and orig_eax = 20; writing
+        13 (time) to orig_eax at the stop runs time instead, and its result comes back."""
+        m = Machine.boot(kernel=kernel, cpu=vendor)
+        tracer = m.spawn("i386" if kernel == "i386" else "x86_64")
+        child = m.spawn("i386")
+        m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+        m.waitpid(child)
+        m.ptrace("PTRACE_SETOPTIONS", child, 0, 1)
+        m.ptrace("PTRACE_SYSCALL", child)
+        assert child.syscall("getpid", via=via).outcome == "stopped"
+        assert m.waitpid(child).status == 0x857F
+        regs = m.ptrace("PTRACE_GETREGS", child).value
+        orig, ax, offset = ("orig_eax", "eax", 44) if kernel == "i386" else ("orig_rax", "rax", 120)
+        assert regs[orig] == 20
+        assert regs[ax] & 0xFFFF_FFFF == (-38) & 0xFFFF_FFFF
+        assert m.ptrace("PTRACE_POKEUSER", child, offset, 13).ret == 0
+        m.ptrace("PTRACE_SYSCALL", child)
+        assert m.waitpid(child).status == 0x857F
+        m.ptrace("PTRACE_CONT", child)
+        assert m.waitpid(child).pid == 0
+        assert child.last_result.ret == m.kernel.timekeeper.xtime_sec
+
+    @pytest.mark.parametrize(("kernel", "vendor"), [("i386", "intel"), ("x86_64", "intel")])
+    def test_audit_alone_keeps_sysexit(self, kernel, vendor):
+        """TIF_SYSCALL_AUDIT alone: sysenter_audit / sysenter_auditsys record the call and the
+        exit is still SYSEXIT (sysexit_audit), with arch AUDIT_ARCH_I386."""
+        m = Machine.boot(kernel=kernel, cpu=vendor)
+        m.enable_audit()
+        p = m.spawn("i386")
+        r = p.syscall("getpid", via="sysenter")
+        assert r.ret == p.pid
+        assert any(e.kind == "cpu" and e.what == "sysexit" for e in r.trace)
+        record = m.audit[-1]
+        assert (record.arch, record.nr, record.ret) == (0x4000_0003, 20, p.pid)
+
+    def test_execve_keeps_orig_rax(self):
+        """start_thread_common and ELF_PLAT_INIT (3.16) leave orig_ax alone: the exit stop of
+        a successful execve still reads orig_rax = 59."""
+        from scenarios.kernel_stories import _echo_program
+
+        m = Machine.boot(files={"/bin/echo": _echo_program("x86_64")})
+        tracer = m.spawn("x86_64")
+        child = m.spawn("x86_64")
+        path = child.alloc(16)
+        child.write_mem(path, b"/bin/echo\0")
+        m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+        m.waitpid(child)
+        m.ptrace("PTRACE_SYSCALL", child)
+        child.run(f"mov rdi, {path}\nxor esi, esi\nxor edx, edx\nmov eax, 59\nsyscall")
+        assert m.waitpid(child).stopped
+        m.ptrace("PTRACE_SYSCALL", child)
+        assert m.waitpid(child).stopsig == 5  # no TRACESYSGOOD: plain SIGTRAP
+        assert m.ptrace("PTRACE_PEEKUSER", child, 120).value == 59
+        assert m.ptrace("PTRACE_PEEKUSER", child, 80).value == 0
