@@ -142,6 +142,7 @@ class MachineSnapshot:
     random_state: Any
     tick_at: int | None
     tsc: tuple[int, int]  # (retired, tsc_offset): the TSC, which the CPU snapshot leaves out
+    pending: dict  # pid -> the run a ptrace stop interrupted (by reference)
 
 
 class Machine:
@@ -223,6 +224,7 @@ class Machine:
             random_state=self.random.getstate(),
             tick_at=self._tick_at,
             tsc=(self.cpu.retired, self.cpu.tsc_offset),
+            pending={pid: p._pending for pid, p in self.processes.items()},
         )
 
     def restore(self, snap: MachineSnapshot) -> None:
@@ -271,9 +273,9 @@ class Machine:
         self._next_pid = snap.next_pid
         self.cpu.halted = False
         self.cpu.shutdown = False
-        for process in self.processes.values():
+        for pid, process in self.processes.items():
             process._vdso_symbols.clear()
-            process._pending = None
+            process._pending = snap.pending.get(pid)
 
     # ------------------------------------------------------------ ptrace and wait
 

@@ -847,3 +847,26 @@ class TestEveryEntry:
         assert m.waitpid(child).stopsig == 5  # no TRACESYSGOOD: plain SIGTRAP
         assert m.ptrace("PTRACE_PEEKUSER", child, 120).value == 59
         assert m.ptrace("PTRACE_PEEKUSER", child, 80).value == 0
+
+
+class TestSnapshot:
+    def test_restore_a_stopped_tracee(self):
+        """A snapshot taken while a tracee is stopped at a syscall entry comes back stopped
+        there, with the rest of its run: resuming it after the restore finishes the call."""
+        m = Machine.boot()
+        tracer = m.spawn("x86_64")
+        child = m.spawn("x86_64")
+        m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+        m.waitpid(child)
+        m.ptrace("PTRACE_SYSCALL", child)
+        child.run("mov eax, 39\nsyscall")
+        assert m.waitpid(child).stopped
+        snap = m.snapshot()
+        m.ptrace("PTRACE_CONT", child)
+        assert m.waitpid(child).pid == 0
+        first = child.last_result.after.reg("rax")
+        m.restore(snap)
+        assert child.stopped
+        m.ptrace("PTRACE_CONT", child)
+        assert m.waitpid(child).pid == 0
+        assert child.last_result.after.reg("rax") == first == child.pid
