@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from scenarios.kernel_stories import _echo_program
 from scenarios.strace import strace
 from simulator import Machine, Process
-from simulator.kernel import bpf
+from simulator.cpu.assembler import assemble
+from simulator.kernel import bpf, elf
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
@@ -137,9 +137,62 @@ def seccomp_story() -> list[str]:
     return out
 
 
+def echo32_vsyscall() -> bytes:
+    """A static i386 program: write(1, argv[1]) with INT 0x80, then getpid and exit(0) through
+    __kernel_vsyscall, whose address it finds as AT_SYSINFO in its auxiliary vector."""
+    code = assemble(
+        """
+mov eax, dword ptr [esp]
+lea esi, [esp+eax*4+8]
+env:
+cmp dword ptr [esi], 0
+je envdone
+add esi, 4
+jmp env
+envdone:
+add esi, 4
+find:
+mov eax, dword ptr [esi]
+cmp eax, 32
+je found
+add esi, 8
+jmp find
+found:
+mov edi, dword ptr [esi+4]
+mov ecx, dword ptr [esp+8]
+mov ebx, ecx
+xor edx, edx
+len:
+cmp byte ptr [ebx], 0
+je out
+inc ebx
+inc edx
+jmp len
+out:
+mov ebx, 1
+mov eax, 4
+int 0x80
+mov eax, 20
+call edi
+mov ebx, 0
+mov eax, 1
+call edi
+""",
+        mode=32,
+        address=0x8048000,
+    )
+    return elf.build_executable(
+        [elf.Segment(vaddr=0x8048000, data=code)],
+        entry=0x8048000,
+        elf_class=elf.ELFCLASS32,
+        machine=elf.EM_386,
+    )
+
+
 def strace_story() -> list[str]:
-    """ringsim's strace on a program that uses SYSCALL, INT 0x80 and execve of a 32-bit one."""
-    m = Machine.boot("x86_64", "intel", seed=1, files={"/bin/echo32": _echo_program("i386")})
+    """ringsim's strace on a program that uses SYSCALL, INT 0x80 from 64-bit code, execve of a
+    32-bit program, and INT 0x80 and __kernel_vsyscall (SYSENTER on Intel) from 32-bit code."""
+    m = Machine.boot("x86_64", "intel", seed=1, files={"/bin/echo32": echo32_vsyscall()})
     p = m.spawn("x86_64")
     data = {
         "msg": _bytes(p, b"hello\n"),
