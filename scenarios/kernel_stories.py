@@ -183,6 +183,34 @@ def execve_stories() -> list[str]:
     return out
 
 
+def x32_execve() -> list[str]:
+    """x32 execve: 520 with the x32 bit, stub_x32_execve -> compat_sys_execve, 4-byte argv."""
+    out = ["== x32 execve: 520 | __X32_SYSCALL_BIT reaches stub_x32_execve =="]
+    m = _boot("x86_64", "intel")
+    m.fs.add_executable("/bin/echo", _echo_program("x86_64"))
+    p = m.spawn("x32")
+    path, argv = _argv(p, ["/bin/echo", "x32"], wide=False)
+    r = p.syscall("execve", path, argv, 0)
+    out.append(
+        f"number {r.number:#x} = 520 | 0x40000000: andl $__SYSCALL_MASK keeps 520, the table "
+        "line '520 x32 execve stub_x32_execve' (syscall_64.tbl)"
+    )
+    out += show(r, "x32 process: stub_x32_execve -> compat_sys_execve (argv of 4-byte pointers)")
+    run = p.resume(trace=False)
+    out.append(
+        f"   the new image (ELFCLASS64: an x86_64 process now) ran: stdout {p.stdout!r}, "
+        f"{run.stop}, status {p.exit_status}"
+    )
+    q = m.spawn("x32")
+    path, argv = _argv(q, ["/bin/echo", "x32"], wide=False)
+    r = q.syscall(59 | 0x4000_0000, path, argv, 0)
+    out.append(
+        f"59 | 0x40000000 from the same x32 process: '59 64 execve stub_execve' is a 64-bit "
+        f"entry, so sys_execve reads the 4-byte pointers as 8-byte ones: {summary(r)}"
+    )
+    return out
+
+
 def failures() -> list[str]:
     """The failures that teach: SYSCALL on i386, INT 0x80 through a DPL 0 gate, bad pointers."""
     out = ["== Failures that teach =="]

@@ -70,7 +70,11 @@ def _build() -> tuple[Scenario, ...]:
             kernel_stories.execve_stories,
         ),
         Scenario("failures", "the failures that teach", kernel_stories.failures),
-        Scenario("x32-execve", "x32 execve: 520 with the x32 bit"),
+        Scenario(
+            "x32-execve",
+            "x32 execve: 520 with the x32 bit, stub_x32_execve and compat_sys_execve",
+            kernel_stories.x32_execve,
+        ),
         Scenario(
             "vdso-gettimeofday",
             "gettimeofday through the vDSO, the vsyscall page and SYSCALL, side by side",
