@@ -191,6 +191,32 @@ def kernel_paths() -> None:
 
             show(f"gettimeofday, untraced: {abi_name} via {via}", rate(gettimeofdays, 300))
     m = Machine.boot()
+    m.enable_syscall_tracepoints()
+    p = m.spawn("x86_64")
+
+    def slow_getpids(n: int, p=p) -> None:
+        for _ in range(n):
+            p.syscall("getpid", trace=False)
+
+    show("getpid through tracesys (tracepoints on), untraced", rate(slow_getpids, 300))
+    m = Machine.boot()
+    tracer = m.spawn("x86_64")
+    child = m.spawn("x86_64")
+    m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+    m.waitpid(child)
+    m.ptrace("PTRACE_SYSCALL", child)  # TIF_SYSCALL_TRACE stays set from here on
+
+    def ptraced_getpids(n: int) -> None:
+        for _ in range(n):
+            child.syscall("getpid", trace=False)  # runs to the entry stop
+            assert m.waitpid(child).stopped
+            m.ptrace("PTRACE_SYSCALL", child)
+            assert m.waitpid(child).stopped  # the exit stop
+            m.ptrace("PTRACE_SYSCALL", child)
+            assert m.waitpid(child).pid == 0  # the call returned to user mode
+
+    show("getpid under PTRACE_SYSCALL (2 stops, 3 waits)", rate(ptraced_getpids, 100))
+    m = Machine.boot()
     m.fs.add_file("/etc/motd", b"x" * 64)
     p = m.spawn("x86_64")
     loop = (
