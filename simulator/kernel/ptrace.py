@@ -278,6 +278,9 @@ def ptrace_stop(k: Kernel, exit_code: int, why: str, resume: tuple) -> None:
     task.stopped = True
     task.stop_code = exit_code
     task.resume = resume
+    tracer = k.tasks.get(task.tracer)
+    if tracer is not None and tracer.alive:
+        send_signal(k, tracer, SIGCHLD)  # its default action is to be ignored
     k.note(
         where("ptrace_stop", "kernel/signal.c"),
         f"{why}: TASK_TRACED, exit_code = {exit_code:#x}; do_notify_parent_cldstop: SIGCHLD "

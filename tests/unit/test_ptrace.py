@@ -870,3 +870,22 @@ class TestSnapshot:
         m.ptrace("PTRACE_CONT", child)
         assert m.waitpid(child).pid == 0
         assert child.last_result.after.reg("rax") == first == child.pid
+
+
+class TestSigchld:
+    def test_stop_sends_sigchld_to_the_tracer(self):
+        """do_notify_parent_cldstop (kernel/signal.c 3.16) sends SIGCHLD to the tracer; its
+        default action is to be ignored, so the tracer's next call comes back normally, by
+        IRET (TIF_SIGPENDING is in _TIF_ALLWORK_MASK) rather than SYSRET."""
+        m = Machine.boot()
+        tracer = m.spawn("x86_64")
+        child = m.spawn("x86_64")
+        m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+        m.waitpid(child)
+        m.ptrace("PTRACE_SYSCALL", child)
+        child.syscall("getpid")
+        assert P.SIGCHLD in tracer.task.pending_signals
+        r = tracer.syscall("getpid")
+        assert r.ret == tracer.pid and tracer.alive
+        assert any(e.kind == "cpu" and e.what == "iretq" for e in r.trace)
+        assert not tracer.task.pending_signals
