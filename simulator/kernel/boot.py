@@ -19,6 +19,7 @@ from simulator.kernel import (
     entry_64,
     ia32entry,
     ptrace,
+    signal,  # noqa: F401 (importing it registers its system call handlers)
     syscalls,
     timekeeping,
     traps,

@@ -280,7 +280,9 @@ def ptrace_stop(k: Kernel, exit_code: int, why: str, resume: tuple) -> None:
     task.resume = resume
     tracer = k.tasks.get(task.tracer)
     if tracer is not None and tracer.alive:
-        send_signal(k, tracer, SIGCHLD)  # its default action is to be ignored
+        from simulator.kernel import signal as S
+
+        S.send(k, tracer, SIGCHLD, "do_notify_parent_cldstop, CLD_TRAPPED")
     k.note(
         where("ptrace_stop", "kernel/signal.c"),
         f"{why}: TASK_TRACED, exit_code = {exit_code:#x}; do_notify_parent_cldstop: SIGCHLD "
@@ -549,14 +551,20 @@ def do_signal(k: Kernel, mask: int) -> bool:
     work loop should stop (the task stopped or died)."""
     task = k.current
     assert task is not None
+    from simulator.kernel import signal as S
+
     if SIGKILL in task.pending_signals:
         task.pending_signals.clear()
         task.set_flag(L.TIF_SIGPENDING, False)
         _deliver(k, task, SIGKILL)
-    while task.pending_signals:
-        signal = task.pending_signals.pop(0)
-        if not task.pending_signals:
-            task.set_flag(L.TIF_SIGPENDING, False)
+    while True:
+        ready = [s for s in task.pending_signals if not task.blocked & S.sigmask(s)]
+        if not ready:
+            S.recalc_sigpending(task)
+            break
+        signal = ready[0]
+        task.pending_signals.remove(signal)
+        S.recalc_sigpending(task)
         if task.ptrace & PT_PTRACED and signal != SIGKILL:
             ptrace_stop(
                 k,
@@ -569,9 +577,19 @@ def do_signal(k: Kernel, mask: int) -> bool:
 
 
 def _deliver(k: Kernel, task: Task, signal: int) -> None:
-    if signal in _IGNORED:
+    from simulator.kernel import signal as S
+
+    action = task.sigactions.get(signal, (S.SIG_DFL, 0, 0, 0))[0]
+    if S.is_ignored(task, signal) and signal != SIGKILL:
         k.note(where("get_signal_to_deliver", "kernel/signal.c"), f"signal {signal}: ignored")
         return
+    if action not in (S.SIG_DFL, S.SIG_IGN) and signal != SIGKILL:
+        k.unmodeled.append("handle_signal")
+        k.stop(
+            "not modeled",
+            f"signal {signal} has a handler at {action:#x}: setting up its frame "
+            "(handle_signal, setup_rt_frame) is not modeled yet",
+        )
     if signal in _STOPPING:
         k.unmodeled.append("do_signal_stop")
         k.stop("not modeled", f"signal {signal} would stop the task (job control)")

@@ -76,6 +76,8 @@ class Task:
     kernel_state: Snapshot | None = None
     ptrace_message: int = 0
     pending_signals: list[int] = attrs.field(factory=list)
+    blocked: int = 0  # the signal mask (bit sig-1)
+    sigactions: dict[int, tuple[int, int, int, int]] = attrs.field(factory=dict)
     reaped: bool = False
     exec_event: bool = False  # a PTRACE_EVENT_EXEC stop is due when execve's stub returns
     # seccomp (kernel/seccomp.c, 3.16): mode 0, 1 (strict) or 2 (filter); filters newest first
