@@ -584,12 +584,8 @@ def _deliver(k: Kernel, task: Task, signal: int) -> None:
         k.note(where("get_signal_to_deliver", "kernel/signal.c"), f"signal {signal}: ignored")
         return
     if action not in (S.SIG_DFL, S.SIG_IGN) and signal != SIGKILL:
-        k.unmodeled.append("handle_signal")
-        k.stop(
-            "not modeled",
-            f"signal {signal} has a handler at {action:#x}: setting up its frame "
-            "(handle_signal, setup_rt_frame) is not modeled yet",
-        )
+        S.handle_signal(k, task, signal, task.sigactions[signal])
+        return
     if signal in _STOPPING:
         k.unmodeled.append("do_signal_stop")
         k.stop("not modeled", f"signal {signal} would stop the task (job control)")

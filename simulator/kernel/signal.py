@@ -203,7 +203,8 @@ def _kill_one(k: Kernel, name: str, pid: int, sig: int) -> int:
     if sig == 0:
         _enter(k, name, f"signal 0: process {pid} exists")
         return 0
-    send(k, target, sig, f"{name} from pid {k.current.pid if k.current else 0}")
+    target.signal_sender = k.current.pid if k.current else 0
+    send(k, target, sig, f"{name} from pid {target.signal_sender}")
     return 0
 
 
@@ -219,3 +220,200 @@ def sys_getppid(k: Kernel, *_: int) -> int:
 def _signed32(value: int) -> int:
     value &= _M32
     return value - (1 << 32) if value >> 31 else value
+
+
+# ------------------------------------------------------------------ x86_64 frames
+
+SA_SIGINFO = 0x4
+SA_RESTORER = 0x0400_0000
+SA_RESTART = 0x1000_0000
+SA_NODEFER = 0x4000_0000
+SA_RESETHAND = 0x8000_0000
+SS_DISABLE = 2
+ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK = 512, 513, 514, 516
+SI_USER, SI_KERNEL = 0, 0x80
+# struct sigcontext (arch/x86/include/uapi/asm/sigcontext.h, 3.16, x86_64): offsets.
+SIGCONTEXT_64 = {
+    "r8": 0, "r9": 8, "r10": 16, "r11": 24, "r12": 32, "r13": 40, "r14": 48, "r15": 56,
+    "di": 64, "si": 72, "bp": 80, "bx": 88, "dx": 96, "ax": 104, "cx": 112, "sp": 120,
+    "ip": 128, "flags": 136, "cs": 144, "gs": 146, "fs": 148, "__pad0": 150, "err": 152,
+    "trapno": 160, "oldmask": 168, "cr2": 176, "fpstate": 184,
+}  # fmt: skip
+SIGCONTEXT_64_SIZE = 256
+# struct ucontext (include/uapi/asm-generic/ucontext.h): flags, link, stack_t, mcontext, mask.
+UC_FLAGS, UC_LINK, UC_STACK, UC_MCONTEXT = 0, 8, 16, 40
+UC_SIGMASK = UC_MCONTEXT + SIGCONTEXT_64_SIZE  # 296
+UCONTEXT_64_SIZE = UC_SIGMASK + 8  # 304
+# struct rt_sigframe (arch/x86/include/asm/sigframe.h, x86_64): pretcode, uc, info.
+RT_SIGFRAME_64 = {"pretcode": 0, "uc": 8, "info": 8 + UCONTEXT_64_SIZE}
+RT_SIGFRAME_64_SIZE = 8 + UCONTEXT_64_SIZE + 128  # 440
+# __FIX_EFLAGS (arch/x86/kernel/signal.c): what sigreturn may change (no RF on x86_64).
+FIX_EFLAGS = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1
+_SC_REGS = ("r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "di", "si", "bp", "bx",
+            "dx", "ax", "cx", "sp", "ip", "flags")  # fmt: skip
+
+
+def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, int]) -> None:
+    """handle_signal (arch/x86/kernel/signal.c, 3.16): restart fix-up for an interrupted
+    system call, the frame (setup_rt_frame), DF/RF/TF cleared, then signal_setup_done: the
+    handler's mask and the signal itself blocked, SA_RESETHAND honoured."""
+    from simulator.kernel import ptrace as P
+
+    handler_address, flags, restorer, mask = action
+    if k.kind != "x86_64" or task.abi != "x86_64":
+        k.unmodeled.append("setup_rt_frame (32-bit and x32 frames)")
+        k.stop(
+            "not modeled",
+            f"signal {sig} has a handler: 32-bit and x32 signal frames are not modeled yet",
+        )
+    if P.syscall_nr(k, task) >= 0:
+        error = _signed64(P.read_slot(k, task, "ax"))
+        if error in (-ERESTART_RESTARTBLOCK, -ERESTARTNOHAND) or (
+            error == -ERESTARTSYS and not flags & SA_RESTART
+        ):
+            P.write_slot(k, task, "ax", -k.errno("EINTR"))
+            k.note("handle_signal (arch/x86/kernel/signal.c)", "interrupted call: ax = -EINTR")
+        elif error in (-ERESTARTSYS, -ERESTARTNOINTR):
+            P.write_slot(k, task, "ax", P.read_slot(k, task, "orig_ax"))
+            P.write_slot(k, task, "ip", P.read_slot(k, task, "ip") - 2)
+            k.note(
+                "handle_signal (arch/x86/kernel/signal.c)",
+                "restart: ax = orig_ax, ip -= 2 (back onto the entry instruction)",
+            )
+    if setup_rt_frame_64(k, task, sig, action):
+        # A frame that cannot be written: force_sigsegv (signal_setup_done with failed).
+        k.note("signal_setup_done (kernel/signal.c)", "the frame could not be written")
+        from simulator.kernel import traps
+
+        traps.kill(k, traps.SIGSEGV, reason=f"no room for the frame of signal {sig}")
+    blocked = task.blocked | mask
+    if not flags & SA_NODEFER:
+        blocked |= sigmask(sig)
+    task.blocked = blocked & ~_UNBLOCKABLE
+    if flags & SA_RESETHAND:
+        task.sigactions[sig] = (SIG_DFL, 0, 0, 0)
+    recalc_sigpending(task)
+    k.note(
+        "signal_setup_done (kernel/signal.c)",
+        f"blocked = {task.blocked:#x} (sa_mask | the signal unless SA_NODEFER)",
+    )
+    _ = (handler_address, restorer)
+
+
+def setup_rt_frame_64(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, int]) -> int:
+    """__setup_rt_frame (x86_64): get_sigframe (128-byte red zone, round_down 16, -8), the
+    siginfo (SA_SIGINFO), the ucontext with setup_sigcontext's copy of pt_regs, the return
+    address sa_restorer (x86-64 always uses SA_RESTORER), then rdi = sig, rsi = &info,
+    rdx = &uc, rax = 0, rip = handler, rsp = frame, cs = __USER_CS. Returns 0 or -EFAULT."""
+    from simulator.kernel import linux316 as L
+    from simulator.kernel import ptrace as P
+
+    handler_address, flags, restorer, _ = action
+    regs = {name: P.read_slot(k, task, name) for name in (*_SC_REGS, "cs", "orig_ax")}
+    sp = regs["sp"] - 128  # the red zone
+    frame = ((sp - RT_SIGFRAME_64_SIZE) & ~0xF) - 8
+    if not uaccess.access_ok(k, frame, RT_SIGFRAME_64_SIZE):
+        return -k.errno("EFAULT")
+    blob = bytearray(RT_SIGFRAME_64_SIZE)
+
+    def put(offset: int, value: int, size: int = 8) -> None:
+        blob[offset : offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+    info = RT_SIGFRAME_64["info"]
+    if flags & SA_SIGINFO:
+        put(info + 0, sig, 4)  # si_signo
+        put(info + 4, 0, 4)  # si_errno
+        put(info + 8, SI_USER, 4)  # si_code: kill(2) and tgkill(2) give SI_USER / SI_TKILL
+        put(info + 16, task.signal_sender, 4)  # _kill.si_pid
+        put(info + 20, 0, 4)  # _kill.si_uid (root)
+    uc = RT_SIGFRAME_64["uc"]
+    put(uc + UC_FLAGS, 0)  # no xsave in ringsim's CPU: cpu_has_xsave is false
+    put(uc + UC_LINK, 0)
+    put(uc + UC_STACK + 0, 0)  # ss_sp
+    put(uc + UC_STACK + 8, SS_DISABLE, 4)  # ss_flags: no sigaltstack
+    put(uc + UC_STACK + 16, 0)  # ss_size
+    if not flags & SA_RESTORER:
+        return -k.errno("EFAULT")  # "x86-64 should always use SA_RESTORER"
+    put(RT_SIGFRAME_64["pretcode"], restorer)
+    sc = uc + UC_MCONTEXT
+    for name in _SC_REGS:
+        put(sc + SIGCONTEXT_64[name], regs[name])
+    put(sc + SIGCONTEXT_64["cs"], regs["cs"], 2)
+    put(sc + SIGCONTEXT_64["gs"], 0, 2)
+    put(sc + SIGCONTEXT_64["fs"], 0, 2)
+    put(sc + SIGCONTEXT_64["err"], 0)
+    put(sc + SIGCONTEXT_64["trapno"], 0)
+    put(sc + SIGCONTEXT_64["oldmask"], task.blocked)
+    put(sc + SIGCONTEXT_64["cr2"], 0)
+    put(sc + SIGCONTEXT_64["fpstate"], 0)  # no FPU state used: used_math() is false
+    put(uc + UC_SIGMASK, task.blocked)
+    if uaccess.copy_to_user(k, frame, bytes(blob), "__setup_rt_frame"):
+        return -k.errno("EFAULT")
+    P.write_slot(k, task, "di", sig)
+    P.write_slot(k, task, "ax", 0)
+    P.write_slot(k, task, "si", frame + info)
+    P.write_slot(k, task, "dx", frame + uc)
+    P.write_slot(k, task, "ip", handler_address)
+    P.write_slot(k, task, "sp", frame)
+    P.write_slot(k, task, "cs", L.USER_CS_64)
+    flags_now = P.read_slot(k, task, "flags") & ~(0x400 | 0x10000 | 0x100)
+    P.write_slot(k, task, "flags", flags_now)  # DF, RF, TF cleared for the handler
+    k.note(
+        "__setup_rt_frame (arch/x86/kernel/signal.c)",
+        f"rt_sigframe at {frame:#x} (pretcode = sa_restorer {restorer:#x}, uc at +8, info at "
+        f"+{info}); rdi = {sig}, rsi = &info, rdx = &uc, rip = handler {handler_address:#x}",
+    )
+    return 0
+
+
+@handler("sys_rt_sigreturn", "arch/x86/kernel/signal.c")
+def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
+    """sys_rt_sigreturn (x86_64): the frame at regs->sp - 8; uc_sigmask becomes the mask;
+    restore_sigcontext puts every register back (cs with RPL 3, flags only in FIX_EFLAGS,
+    orig_ax = -1 so no restart check follows); returns the saved ax. A frame that cannot be
+    read is signal_fault: SIGSEGV."""
+    from simulator.kernel import ptrace as P
+
+    task = k.current
+    assert task is not None
+    frame = P.read_slot(k, task, "sp") - 8
+    raw = None
+    if uaccess.access_ok(k, frame, RT_SIGFRAME_64_SIZE):
+        data, missing = uaccess.copy_from_user(k, frame, RT_SIGFRAME_64_SIZE, "rt_sigreturn")
+        raw = None if missing else data
+    if raw is None:
+        k.note("signal_fault (arch/x86/kernel/signal.c)", f"bad frame at {frame:#x}: SIGSEGV")
+        from simulator.kernel import traps
+
+        traps.kill(k, traps.SIGSEGV, reason=f"rt_sigreturn: bad frame at {frame:#x}")
+        return 0
+
+    def get(offset: int, size: int = 8) -> int:
+        return int.from_bytes(raw[offset : offset + size], "little")
+
+    uc = RT_SIGFRAME_64["uc"]
+    task.blocked = get(uc + UC_SIGMASK) & ~_UNBLOCKABLE
+    recalc_sigpending(task)
+    sc = uc + UC_MCONTEXT
+    for name in _SC_REGS:
+        if name in ("ax", "flags"):
+            continue
+        P.write_slot(k, task, name, get(sc + SIGCONTEXT_64[name]))
+    P.write_slot(k, task, "cs", get(sc + SIGCONTEXT_64["cs"], 2) | 3)
+    old_flags = P.read_slot(k, task, "flags")
+    new_flags = (old_flags & ~FIX_EFLAGS) | (get(sc + SIGCONTEXT_64["flags"]) & FIX_EFLAGS)
+    P.write_slot(k, task, "flags", new_flags)
+    P.write_slot(k, task, "orig_ax", _M64)
+    ax = get(sc + SIGCONTEXT_64["ax"])
+    k.note(
+        "sys_rt_sigreturn (arch/x86/kernel/signal.c)",
+        f"frame at {frame:#x}: blocked = {task.blocked:#x}; restore_sigcontext: every register "
+        f"back (rip {get(sc + SIGCONTEXT_64['ip']):#x}, rcx {get(sc + SIGCONTEXT_64['cx']):#x},"
+        f" r11 {get(sc + SIGCONTEXT_64['r11']):#x}); orig_ax = -1; return ax = {ax:#x}",
+    )
+    return ax
+
+
+def _signed64(value: int) -> int:
+    value &= _M64
+    return value - (1 << 64) if value >> 63 else value

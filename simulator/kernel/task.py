@@ -77,6 +77,7 @@ class Task:
     ptrace_message: int = 0
     pending_signals: list[int] = attrs.field(factory=list)
     blocked: int = 0  # the signal mask (bit sig-1)
+    signal_sender: int = 0  # si_pid of the last kill/tgkill (ringsim keeps one siginfo)
     sigactions: dict[int, tuple[int, int, int, int]] = attrs.field(factory=dict)
     reaped: bool = False
     exec_event: bool = False  # a PTRACE_EVENT_EXEC stop is due when execve's stub returns

@@ -94,6 +94,18 @@ def exception(k: Kernel, vector: int, name: str) -> None:
     )
     if vector == 14:
         detail += f", CR2 = {cpu.cr2:#x}"
+    iret_at = k.symbols.get("native_irq_return_iret" if wide else "irq_return")
+    if not from_user and ip == iret_at and k.current is not None:
+        # The exception table entry of the IRET: bad_iret (entry_64.S) / iret_exc (entry_32.S)
+        # pretends the iret completed and the fault came from user mode: SIGSEGV.
+        k.note(
+            "bad_iret (arch/x86/kernel/entry_64.S)"
+            if wide
+            else "iret_exc (arch/x86/kernel/entry_32.S)",
+            f"the IRET to user mode faulted ({detail}): handled as a user-mode #GP",
+        )
+        kill(k, SIGSEGV, reason=f"IRET to user mode faulted: {detail}")
+        return
     if not from_user:
         k.note(f"{name} (arch/x86/kernel/entry_{64 if wide else 32}.S)", f"kernel-mode {detail}")
         k.stop("oops", f"kernel oops: {detail} in kernel mode, no exception-table fixup")

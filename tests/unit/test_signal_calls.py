@@ -59,12 +59,13 @@ class TestSigaction:
         p = m.spawn("x86_64")
         assert p.syscall("rt_sigaction", SIGTERM, 0x5000_0000, 0, 8).errno == "EFAULT"
 
-    def test_handler_delivery_is_not_modeled_yet(self, m):
-        """A caught signal needs a signal frame (setup_rt_frame), not modeled yet: the run
-        says so rather than pretend."""
-        p = m.spawn("x86_64")
-        p.syscall("rt_sigaction", SIGUSR1, _sigaction(p, 0x401000), 0, 8)
-        r = p.syscall("kill", p.pid, SIGUSR1)
+    def test_handler_delivery_32_bit_is_not_modeled_yet(self, m):
+        """A caught signal in a 32-bit process needs the ia32 frames (ia32_setup_rt_frame),
+        not modeled yet: the run says so rather than pretend."""
+        p = m.spawn("i386")
+        act = _sigaction(p, 0x8049000, 0x0400_0000, 0x804A000, word=4)
+        p.syscall("rt_sigaction", SIGUSR1, act, 0, 8, via="int80")
+        r = p.syscall("kill", p.pid, SIGUSR1, via="int80")
         assert r.outcome == "not modeled"
 
 
@@ -147,3 +148,110 @@ class TestGetppid:
         child = m.spawn("x86_64", parent=parent)
         assert child.syscall("getppid").ret == parent.pid
         assert parent.syscall("getppid").ret == 0
+
+
+def _install(p, sig, flags=0x0400_0000 | 0x4, handler_body=None):
+    """A handler that stores rdi and rsi at a marker and returns, and a restorer that calls
+    rt_sigreturn (15), as glibc's __restore_rt does."""
+    from simulator.cpu.assembler import assemble
+
+    code = p.alloc(4096, executable=True)
+    marker = p.alloc(64)
+    body = handler_body or (
+        f"mov rax, {marker}\nmov qword ptr [rax], rdi\nmov qword ptr [rax+8], rsi\n"
+        "mov qword ptr [rax+16], rdx\nmov qword ptr [rax+24], rsp\nret"
+    )
+    p.write_mem(code, assemble(body, mode=64, address=code))
+    restorer = code + 0x200
+    p.write_mem(restorer, assemble("mov eax, 15\nsyscall", mode=64, address=restorer))
+    act = _sigaction(p, code, flags, restorer)
+    assert p.syscall("rt_sigaction", sig, act, 0, 8).ret == 0
+    return code, restorer, marker
+
+
+class TestHandler64:
+    def test_frame_and_arguments(self, m):
+        """__setup_rt_frame (arch/x86/kernel/signal.c 3.16): rdi = signal, rsi = &frame->info,
+        rdx = &frame->uc; the handler's rsp is the frame, rsp % 16 == 8 (round_down(sp, 16) - 8
+        below the 128-byte red zone); pretcode = sa_restorer; siginfo si_signo/si_code/si_pid
+        (SI_USER from kill); uc_sigmask is the mask before delivery."""
+        p = m.spawn("x86_64")
+        _, restorer, marker = _install(p, SIGUSR1)
+        user_sp = p.registers()["rsp"]
+        r = p.syscall("kill", p.pid, SIGUSR1)
+        assert r.ret == 0 and r.outcome == "returned"
+        rdi, rsi, rdx, rsp = (
+            int.from_bytes(p.read_mem(marker + i, 8), "little") for i in (0, 8, 16, 24)
+        )
+        frame = rsp  # at the handler's first instruction rsp points at pretcode
+        assert rdi == SIGUSR1
+        assert (rsi, rdx) == (frame + 312, frame + 8)
+        assert frame % 16 == 8 and frame + 440 <= user_sp - 128
+        assert int.from_bytes(p.read_mem(frame, 8), "little") == restorer
+        info = p.read_mem(frame + 312, 24)
+        assert int.from_bytes(info[0:4], "little") == SIGUSR1
+        assert int.from_bytes(info[8:12], "little") == 0  # SI_USER
+        assert int.from_bytes(info[16:20], "little") == p.pid
+
+    def test_every_register_restored(self, m):
+        """rt_sigreturn's restore_sigcontext puts every register back; the call returns 0
+        (kill's result from the saved ax); RCX is -1 and R11 the flags, as the IRET exit that
+        delivered the signal left them in pt_regs (FIXUP_TOP_OF_STACK)."""
+        p = m.spawn("x86_64")
+        _install(p, SIGUSR1)
+        values = {
+            n: 0x1000 + i
+            for i, n in enumerate(("rbx", "rbp", "r8", "r9", "r12", "r13", "r14", "r15"))
+        }
+        p.set_registers(values)
+        r = p.syscall("kill", p.pid, SIGUSR1)
+        after = p.registers()
+        assert all(after[n] == v for n, v in values.items())
+        assert after["rax"] == 0 and after["rcx"] == (1 << 64) - 1
+        assert set(r.changed) <= {"rax", "rcx", "r11", "rip"}
+        assert p.task.blocked == 0
+
+    def test_signal_blocked_while_the_handler_runs(self, m):
+        """signal_setup_done blocks the signal itself (no SA_NODEFER) while its handler runs;
+        the saved uc_sigmask restores the old mask at rt_sigreturn."""
+        p = m.spawn("x86_64")
+        marker = p.alloc(16)
+        body = (
+            "mov rdi, 0\nmov rsi, 0\nmov rdx, " + str(marker) + "\nmov r10, 8\nmov eax, 14\n"
+            "syscall\nret"
+        )  # rt_sigprocmask(SIG_BLOCK, NULL, &old, 8)
+        _install(p, SIGUSR1, handler_body=body)
+        p.syscall("kill", p.pid, SIGUSR1)
+        assert int.from_bytes(p.read_mem(marker, 8), "little") == 1 << (SIGUSR1 - 1)
+        assert p.task.blocked == 0
+
+    def test_resethand(self, m):
+        """SA_RESETHAND: the action goes back to SIG_DFL once delivered."""
+        p = m.spawn("x86_64")
+        _install(p, SIGUSR1, flags=0x0400_0000 | 0x8000_0000)
+        assert p.syscall("kill", p.pid, SIGUSR1).ret == 0
+        assert p.task.sigactions[SIGUSR1][0] == 0
+        assert p.syscall("kill", p.pid, SIGUSR1).signal == SIGUSR1
+
+    def test_no_restorer_is_sigsegv(self, m):
+        """x86-64 should always use SA_RESTORER: without it __setup_rt_frame fails and the task
+        gets SIGSEGV (force_sigsegv)."""
+        p = m.spawn("x86_64")
+        _install(p, SIGUSR1, flags=0x4)
+        assert p.syscall("kill", p.pid, SIGUSR1).signal == 11
+
+    def test_corrupted_frame_is_sigsegv(self, m):
+        """rt_sigreturn with rsp pointing at unmapped memory: signal_fault, SIGSEGV."""
+        p = m.spawn("x86_64")
+        r = p.run("mov rsp, 0x50000000\nmov eax, 15\nsyscall")
+        assert r.signal == 11
+
+    def test_bad_cs_gets_rpl_3(self, m):
+        """restore_sigcontext loads cs with RPL 3 forced (COPY_SEG_CPL3): a frame whose cs says
+        the kernel's 0x10 comes back as 0x13, and the IRET to it faults: SIGSEGV, not a ring 0
+        return."""
+        p = m.spawn("x86_64")
+        body = "mov rax, qword ptr [rsp]\nmov word ptr [rsp+192], 0x10\nret"
+        _install(p, SIGUSR1, handler_body=body)
+        r = p.syscall("kill", p.pid, SIGUSR1)
+        assert r.signal == 11
