@@ -128,8 +128,15 @@ def secure_computing(k: Kernel, task: Task, cont: str) -> bool:
         k.note(where("__secure_computing"), f"{text}: SECCOMP_RET_ERRNO: ax = -{value}; skip")
         return True
     if action == bpf.SECCOMP_RET_TRAP:
+        from simulator.kernel import signal as S
+
         P.write_slot(k, task, "ax", P.read_slot(k, task, "orig_ax"))
-        P.send_signal(k, task, P.SIGSYS)
+        # seccomp_send_sigsys: si_code SYS_SECCOMP, si_errno = the filter's data, and the
+        # _sigsys member: si_call_addr (KSTK_EIP), si_syscall, si_arch (syscall_get_arch).
+        fields = {16: (ip, 8), 24: (nr & 0xFFFF_FFFF, 4), 28: (arch, 4)}
+        if k.kind == "i386" or task.abi == "i386":
+            fields = {12: (ip, 4), 16: (nr & 0xFFFF_FFFF, 4), 20: (arch, 4)}
+        S.force_sig_info(k, task, P.SIGSYS, (value, S.SYS_SECCOMP, fields))
         k.note(
             where("__secure_computing"),
             f"{text}: SECCOMP_RET_TRAP: syscall_rollback, seccomp_send_sigsys; skip",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from abi import signals as _ABI
 from simulator.kernel import uaccess
 from simulator.kernel.syscalls import _enter, _fail, handler
 
@@ -64,6 +65,18 @@ def send(k: Kernel, task: Task, sig: int, why: str) -> None:
         f"signal {sig} to pid {task.pid} ({why}): pending"
         + (" (blocked)" if task.blocked & sigmask(sig) else "; TIF_SIGPENDING"),
     )
+
+
+def force_sig_info(k: Kernel, task: Task, sig: int, info: tuple) -> None:
+    """force_sig_info (kernel/signal.c): a signal the task blocks or ignores is unblocked and
+    its action reset to SIG_DFL, so it cannot be escaped; then it is queued with its info."""
+    handler_address = task.sigactions.get(sig, (SIG_DFL, 0, 0, 0))[0]
+    if handler_address == SIG_IGN or task.blocked & sigmask(sig):
+        task.blocked &= ~sigmask(sig)
+        if handler_address == SIG_IGN:
+            task.sigactions[sig] = (SIG_DFL, 0, 0, 0)
+    task.siginfo[sig] = info
+    send(k, task, sig, "force_sig_info")
 
 
 def recalc_sigpending(task: Task) -> None:
@@ -203,8 +216,10 @@ def _kill_one(k: Kernel, name: str, pid: int, sig: int) -> int:
     if sig == 0:
         _enter(k, name, f"signal 0: process {pid} exists")
         return 0
-    target.signal_sender = k.current.pid if k.current else 0
-    send(k, target, sig, f"{name} from pid {target.signal_sender}")
+    sender = k.current.pid if k.current else 0
+    code = SI_TKILL if name == "sys_tgkill" else SI_USER
+    target.siginfo[sig] = (0, code, {16: (sender, 4), 20: (0, 4)})  # _kill: si_pid, si_uid
+    send(k, target, sig, f"{name} from pid {sender}")
     return 0
 
 
@@ -231,22 +246,22 @@ SA_NODEFER = 0x4000_0000
 SA_RESETHAND = 0x8000_0000
 SS_DISABLE = 2
 ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK = 512, 513, 514, 516
-SI_USER, SI_KERNEL = 0, 0x80
-# struct sigcontext (arch/x86/include/uapi/asm/sigcontext.h, 3.16, x86_64): offsets.
-SIGCONTEXT_64 = {
-    "r8": 0, "r9": 8, "r10": 16, "r11": 24, "r12": 32, "r13": 40, "r14": 48, "r15": 56,
-    "di": 64, "si": 72, "bp": 80, "bx": 88, "dx": 96, "ax": 104, "cx": 112, "sp": 120,
-    "ip": 128, "flags": 136, "cs": 144, "gs": 146, "fs": 148, "__pad0": 150, "err": 152,
-    "trapno": 160, "oldmask": 168, "cr2": 176, "fpstate": 184,
-}  # fmt: skip
-SIGCONTEXT_64_SIZE = 256
-# struct ucontext (include/uapi/asm-generic/ucontext.h): flags, link, stack_t, mcontext, mask.
-UC_FLAGS, UC_LINK, UC_STACK, UC_MCONTEXT = 0, 8, 16, 40
-UC_SIGMASK = UC_MCONTEXT + SIGCONTEXT_64_SIZE  # 296
-UCONTEXT_64_SIZE = UC_SIGMASK + 8  # 304
-# struct rt_sigframe (arch/x86/include/asm/sigframe.h, x86_64): pretcode, uc, info.
-RT_SIGFRAME_64 = {"pretcode": 0, "uc": 8, "info": 8 + UCONTEXT_64_SIZE}
-RT_SIGFRAME_64_SIZE = 8 + UCONTEXT_64_SIZE + 128  # 440
+SI_USER, SI_KERNEL, SI_TKILL = 0, 0x80, -6
+SYS_SECCOMP = 1
+# The layouts are abi.signals' (struct sigcontext, ucontext, rt_sigframe of 3.16), with the
+# sigcontext fields named by their pt_regs slots.
+_RENAME = {"rdi": "di", "rsi": "si", "rbp": "bp", "rbx": "bx", "rdx": "dx", "rax": "ax",
+           "rcx": "cx", "rsp": "sp", "rip": "ip", "eflags": "flags"}  # fmt: skip
+SIGCONTEXT_64 = {_RENAME.get(f.name, f.name): f.offset for f in _ABI.SIGCONTEXT_64.fields}
+UC_FLAGS = _ABI.UCONTEXT_64.offset_of_path("uc_flags")
+UC_LINK = _ABI.UCONTEXT_64.offset_of_path("uc_link")
+UC_STACK = _ABI.UCONTEXT_64.offset_of_path("uc_stack")
+UC_MCONTEXT = _ABI.UCONTEXT_64.offset_of_path("uc_mcontext")
+UC_SIGMASK = _ABI.UCONTEXT_64.offset_of_path("uc_sigmask")
+RT_SIGFRAME_64 = {
+    name: _ABI.RT_SIGFRAME_64.offset_of_path(name) for name in ("pretcode", "uc", "info")
+}
+RT_SIGFRAME_64_SIZE = _ABI.RT_SIGFRAME_64.sizeof
 # __FIX_EFLAGS (arch/x86/kernel/signal.c): what sigreturn may change (no RF on x86_64).
 FIX_EFLAGS = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1
 _SC_REGS = ("r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "di", "si", "bp", "bx",
@@ -321,11 +336,13 @@ def setup_rt_frame_64(k: Kernel, task: Task, sig: int, action: tuple[int, int, i
 
     info = RT_SIGFRAME_64["info"]
     if flags & SA_SIGINFO:
-        put(info + 0, sig, 4)  # si_signo
-        put(info + 4, 0, 4)  # si_errno
-        put(info + 8, SI_USER, 4)  # si_code: kill(2) and tgkill(2) give SI_USER / SI_TKILL
-        put(info + 16, task.signal_sender, 4)  # _kill.si_pid
-        put(info + 20, 0, 4)  # _kill.si_uid (root)
+        # copy_siginfo_to_user: signo, errno, code, then the union member the code selects.
+        errno, code, fields = task.siginfo.pop(sig, (0, SI_KERNEL, {}))
+        put(info + 0, sig, 4)
+        put(info + 4, errno, 4)
+        put(info + 8, code, 4)
+        for offset, (value, size) in fields.items():
+            put(info + offset, value, size)
     uc = RT_SIGFRAME_64["uc"]
     put(uc + UC_FLAGS, 0)  # no xsave in ringsim's CPU: cpu_has_xsave is false
     put(uc + UC_LINK, 0)

@@ -77,7 +77,8 @@ class Task:
     ptrace_message: int = 0
     pending_signals: list[int] = attrs.field(factory=list)
     blocked: int = 0  # the signal mask (bit sig-1)
-    signal_sender: int = 0  # si_pid of the last kill/tgkill (ringsim keeps one siginfo)
+    # The siginfo of each pending signal: signal -> (si_errno, si_code, {offset: (value, size)})
+    siginfo: dict[int, tuple[int, int, dict[int, tuple[int, int]]]] = attrs.field(factory=dict)
     sigactions: dict[int, tuple[int, int, int, int]] = attrs.field(factory=dict)
     reaped: bool = False
     exec_event: bool = False  # a PTRACE_EVENT_EXEC stop is due when execve's stub returns

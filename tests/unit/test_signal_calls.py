@@ -255,3 +255,46 @@ class TestHandler64:
         _install(p, SIGUSR1, handler_body=body)
         r = p.syscall("kill", p.pid, SIGUSR1)
         assert r.signal == 11
+
+
+class TestSeccompTrap:
+    def test_handler_reads_si_syscall(self, m):
+        """SECCOMP_RET_TRAP|data (kernel/seccomp.c 3.16 seccomp_send_sigsys): SIGSYS with
+        si_code SYS_SECCOMP (1), si_errno = data, si_call_addr = the address after the
+        SYSCALL, si_syscall and si_arch; syscall_rollback leaves rax = the number, which is
+        what the call returns once the handler is back through rt_sigreturn."""
+        from simulator.kernel import bpf
+
+        p = m.spawn("x86_64")
+        marker = p.alloc(64)
+        body = (
+            f"mov rax, {marker}\nmov ecx, dword ptr [rsi+4]\nmov dword ptr [rax], ecx\n"
+            "mov ecx, dword ptr [rsi+8]\nmov dword ptr [rax+4], ecx\n"
+            "mov rcx, qword ptr [rsi+16]\nmov qword ptr [rax+8], rcx\n"
+            "mov ecx, dword ptr [rsi+24]\nmov dword ptr [rax+16], ecx\n"
+            "mov ecx, dword ptr [rsi+28]\nmov dword ptr [rax+20], ecx\nret"
+        )
+        _install(p, 31, handler_body=body)
+        ld = bpf.BPF_LD | bpf.BPF_W | bpf.BPF_ABS
+        jeq = bpf.BPF_JMP | bpf.BPF_JEQ | bpf.BPF_K
+        ret = bpf.BPF_RET | bpf.BPF_K
+        program = bpf.assemble(
+            [
+                bpf.stmt(ld, 0),
+                bpf.jump(jeq, 39, 0, 1),  # getpid
+                bpf.stmt(ret, bpf.SECCOMP_RET_TRAP | 7),
+                bpf.stmt(ret, bpf.SECCOMP_RET_ALLOW),
+            ]
+        )
+        filt = p.alloc(64)
+        p.write_mem(filt, program)
+        fprog = p.alloc(16)
+        p.write_mem(fprog, (4).to_bytes(2, "little") + bytes(6) + filt.to_bytes(8, "little"))
+        assert p.syscall("prctl", 22, 2, fprog, 0, 0).ret == 0
+        r = p.syscall("getpid")
+        assert r.outcome == "returned" and r.ret == 39
+        errno, code = (int.from_bytes(p.read_mem(marker + i, 4), "little") for i in (0, 4))
+        call_addr = int.from_bytes(p.read_mem(marker + 8, 8), "little")
+        syscall, arch = (int.from_bytes(p.read_mem(marker + i, 4), "little") for i in (16, 20))
+        assert (errno, code, syscall, arch) == (7, 1, 39, 0xC000_003E)
+        assert call_addr == r.before.reg("rip") + 2  # KSTK_EIP: just after the SYSCALL
