@@ -90,8 +90,10 @@ def _check_number(k: Kernel, routine: str) -> bool:
     return True
 
 
-def _dispatch(k: Kernel, routine: str, *, noebp: bool = False) -> int:
-    """IA32_ARG_FIXUP (edi->r8d, ebp->r9d, xchg ecx/esi, ebx->edi, movl %edx,%edx), then call."""
+def _dispatch(k: Kernel, routine: str, *, noebp: bool = False) -> int | None:
+    """IA32_ARG_FIXUP (edi->r8d, ebp->r9d, xchg ecx/esi, ebx->edi, movl %edx,%edx), then call.
+    A PTREGSCALL stub leaves through ia32_ptregs_common and ia32_sysret itself, whatever the
+    entry: then None."""
     r = k.cpu.r
     nr = r[RAX]
     ebx, ecx, edx, esi, edi, ebp = (r[x] & _M32 for x in (RBX, RCX, RDX, RSI, RDI, RBP))
@@ -113,7 +115,9 @@ def _dispatch(k: Kernel, routine: str, *, noebp: bool = False) -> int:
         k.note(where(entry), f"PTREGSCALL {entry}: SAVE_REST; call {PTREGS_STUBS[entry]}")
         result = k.call_stub(entry, PTREGS_STUBS[entry], nr, args)
         E.restore_rest(k, base)
-        return result
+        k.note(where("ia32_ptregs_common"), "RESTORE_REST; jmp ia32_sysret (an IRET exit)")
+        ia32_sysret(k, result)
+        return None
     return k.call_table("ia32_sys_call_table", nr, args)
 
 
@@ -209,7 +213,10 @@ def _tracesys32_after(k: Kernel, nr: int, routine: str, xchg: bool) -> None:
         r[RIP] = k.symbols["int_ret_from_sys_call"]
         return
     k.note(where(routine), f"cmpq $(IA32_NR_syscalls-1),%rax: {nr} <= {table.max_number}")
-    result = _dispatch(k, routine, noebp=xchg) & 0xFFFF_FFFF_FFFF_FFFF
+    result = _dispatch(k, routine, noebp=xchg)
+    if result is None:
+        return
+    result &= 0xFFFF_FFFF_FFFF_FFFF
     if xchg:
         _sysretl(k, base, result)
     else:
@@ -271,7 +278,10 @@ def sysenter_body(k: Kernel) -> None:
             return
     elif not _check_number(k, "ia32_sysenter_target"):
         return
-    result = _dispatch(k, "ia32_sysenter_target") & 0xFFFF_FFFF_FFFF_FFFF
+    result = _dispatch(k, "ia32_sysenter_target")
+    if result is None:
+        return
+    result &= 0xFFFF_FFFF_FFFF_FFFF
     _sysexit(k, base, result)
 
 
@@ -352,7 +362,10 @@ def cstar_body(k: Kernel) -> None:
             return
     elif not _check_number(k, "ia32_cstar_target"):
         return
-    result = _dispatch(k, "ia32_cstar_target", noebp=True) & 0xFFFF_FFFF_FFFF_FFFF
+    result = _dispatch(k, "ia32_cstar_target", noebp=True)
+    if result is None:
+        return
+    result &= 0xFFFF_FFFF_FFFF_FFFF
     _sysretl(k, base, result)
 
 
@@ -416,6 +429,8 @@ def int80_body(k: Kernel) -> None:
     if not _check_number(k, "ia32_syscall"):
         return
     result = _dispatch(k, "ia32_syscall")
+    if result is None:
+        return
     ia32_sysret(k, result)
 
 
@@ -461,6 +476,8 @@ def _ia32_tracesys_after(k: Kernel, nr: int) -> None:
         return
     k.note(where("ia32_tracesys"), f"cmpq $(IA32_NR_syscalls-1),%rax: {nr} <= {table.max_number}")
     result = _dispatch(k, "ia32_do_call")
+    if result is None:
+        return
     ia32_sysret(k, result)
 
 
