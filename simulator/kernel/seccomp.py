@@ -133,9 +133,7 @@ def secure_computing(k: Kernel, task: Task, cont: str) -> bool:
         P.write_slot(k, task, "ax", P.read_slot(k, task, "orig_ax"))
         # seccomp_send_sigsys: si_code SYS_SECCOMP, si_errno = the filter's data, and the
         # _sigsys member: si_call_addr (KSTK_EIP), si_syscall, si_arch (syscall_get_arch).
-        fields = {16: (ip, 8), 24: (nr & 0xFFFF_FFFF, 4), 28: (arch, 4)}
-        if k.kind == "i386" or task.abi == "i386":
-            fields = {12: (ip, 4), 16: (nr & 0xFFFF_FFFF, 4), 20: (arch, 4)}
+        fields = {"call_addr": ip, "syscall": nr & 0xFFFF_FFFF, "arch": arch}
         S.force_sig_info(k, task, P.SIGSYS, (value, S.SYS_SECCOMP, fields))
         k.note(
             where("__secure_computing"),

@@ -67,6 +67,29 @@ def send(k: Kernel, task: Task, sig: int, why: str) -> None:
     )
 
 
+# Where each siginfo field sits (asm-generic/siginfo.h: the union at 16 on x86_64, at 12 in
+# a 32-bit or compat siginfo): name -> (64-bit offset, size), (32-bit offset, size).
+_SIGINFO_FIELDS = {
+    "pid": ((16, 4), (12, 4)),
+    "uid": ((20, 4), (16, 4)),
+    "addr": ((16, 8), (12, 4)),
+    "call_addr": ((16, 8), (12, 4)),
+    "syscall": ((24, 4), (16, 4)),
+    "arch": ((28, 4), (20, 4)),
+}
+
+
+def siginfo_bytes(task: Task, sig: int, *, wide: bool) -> list[tuple[int, int, int]]:
+    """copy_siginfo_to_user / copy_siginfo_to_user32: (offset, value, size) of si_signo,
+    si_errno, si_code and the union member the code selects; the info is consumed."""
+    errno, code, fields = task.siginfo.pop(sig, (0, SI_KERNEL, {}))
+    out = [(0, sig, 4), (4, errno, 4), (8, code, 4)]
+    for name, value in fields.items():
+        offset, size = _SIGINFO_FIELDS[name][0 if wide else 1]
+        out.append((offset, value, size))
+    return out
+
+
 def force_sig_info(k: Kernel, task: Task, sig: int, info: tuple) -> None:
     """force_sig_info (kernel/signal.c): a signal the task blocks or ignores is unblocked and
     its action reset to SIG_DFL, so it cannot be escaped; then it is queued with its info."""
@@ -114,9 +137,11 @@ def _do_sigaction(
 
 @handler("sys_rt_sigaction", "kernel/signal.c")
 def sys_rt_sigaction(k: Kernel, sig: int, act: int, oact: int, sigsetsize: int, *_: int) -> int:
-    """rt_sigaction(sig, act, oact, sigsetsize): struct sigaction as the kernel reads it on
-    x86_64: handler, flags, restorer, mask (8 bytes each)."""
-    return _rt_sigaction(k, "sys_rt_sigaction", sig, act, oact, sigsetsize, word=8)
+    """rt_sigaction(sig, act, oact, sigsetsize): struct sigaction as the kernel reads it:
+    handler, flags, restorer (a long each: 8 bytes on x86_64, 4 on i386), then the 8-byte
+    mask."""
+    word = 8 if k.kind == "x86_64" else 4
+    return _rt_sigaction(k, "sys_rt_sigaction", sig, act, oact, sigsetsize, word=word)
 
 
 @handler("compat_sys_rt_sigaction", "kernel/signal.c")
@@ -218,7 +243,7 @@ def _kill_one(k: Kernel, name: str, pid: int, sig: int) -> int:
         return 0
     sender = k.current.pid if k.current else 0
     code = SI_TKILL if name == "sys_tgkill" else SI_USER
-    target.siginfo[sig] = (0, code, {16: (sender, 4), 20: (0, 4)})  # _kill: si_pid, si_uid
+    target.siginfo[sig] = (0, code, {"pid": sender, "uid": 0})  # the _kill member
     send(k, target, sig, f"{name} from pid {sender}")
     return 0
 
@@ -275,14 +300,12 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
     from simulator.kernel import ptrace as P
 
     handler_address, flags, restorer, mask = action
-    if k.kind != "x86_64" or task.abi != "x86_64":
-        k.unmodeled.append("setup_rt_frame (32-bit and x32 frames)")
-        k.stop(
-            "not modeled",
-            f"signal {sig} has a handler: 32-bit and x32 signal frames are not modeled yet",
-        )
+    if task.abi == "x32":
+        k.unmodeled.append("x32_setup_rt_frame")
+        k.stop("not modeled", f"signal {sig} has a handler: the x32 frame is not modeled yet")
     if P.syscall_nr(k, task) >= 0:
-        error = _signed64(P.read_slot(k, task, "ax"))
+        raw_ax = P.read_slot(k, task, "ax")
+        error = _signed64(raw_ax) if k.kind == "x86_64" else _signed32(raw_ax)
         if error in (-ERESTART_RESTARTBLOCK, -ERESTARTNOHAND) or (
             error == -ERESTARTSYS and not flags & SA_RESTART
         ):
@@ -295,7 +318,11 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
                 "handle_signal (arch/x86/kernel/signal.c)",
                 "restart: ax = orig_ax, ip -= 2 (back onto the entry instruction)",
             )
-    if setup_rt_frame_64(k, task, sig, action):
+    if task.abi == "i386":
+        failed = setup_frame_32(k, task, sig, action, rt=bool(flags & SA_SIGINFO))
+    else:
+        failed = setup_rt_frame_64(k, task, sig, action)
+    if failed:
         # A frame that cannot be written: force_sigsegv (signal_setup_done with failed).
         k.note("signal_setup_done (kernel/signal.c)", "the frame could not be written")
         from simulator.kernel import traps
@@ -337,11 +364,7 @@ def setup_rt_frame_64(k: Kernel, task: Task, sig: int, action: tuple[int, int, i
     info = RT_SIGFRAME_64["info"]
     if flags & SA_SIGINFO:
         # copy_siginfo_to_user: signo, errno, code, then the union member the code selects.
-        errno, code, fields = task.siginfo.pop(sig, (0, SI_KERNEL, {}))
-        put(info + 0, sig, 4)
-        put(info + 4, errno, 4)
-        put(info + 8, code, 4)
-        for offset, (value, size) in fields.items():
+        for offset, value, size in siginfo_bytes(task, sig, wide=True):
             put(info + offset, value, size)
     uc = RT_SIGFRAME_64["uc"]
     put(uc + UC_FLAGS, 0)  # no xsave in ringsim's CPU: cpu_has_xsave is false
@@ -393,6 +416,8 @@ def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
 
     task = k.current
     assert task is not None
+    if k.kind == "i386":
+        return sigreturn_32(k, rt=True)  # the i386 kernel's sys_rt_sigreturn
     frame = P.read_slot(k, task, "sp") - 8
     raw = None
     if uaccess.access_ok(k, frame, RT_SIGFRAME_64_SIZE):
@@ -434,3 +459,207 @@ def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
 def _signed64(value: int) -> int:
     value &= _M64
     return value - (1 << 64) if value >> 63 else value
+
+
+# ------------------------------------------------------------------ 32-bit frames
+
+_SC32 = {f.name: f.offset for f in _ABI.SIGCONTEXT_IA32.fields}
+_SC32_REGS = (("edi", "di"), ("esi", "si"), ("ebp", "bp"), ("esp", "sp"), ("ebx", "bx"),
+              ("edx", "dx"), ("ecx", "cx"), ("eax", "ax"), ("eip", "ip"))  # fmt: skip
+
+
+def _layouts(k: Kernel) -> tuple:
+    if k.kind == "x86_64":
+        return _ABI.RT_SIGFRAME_IA32, _ABI.SIGFRAME_IA32, _ABI.UCONTEXT_IA32
+    return _ABI.RT_SIGFRAME_I386, _ABI.SIGFRAME_I386, _ABI.UCONTEXT_I386
+
+
+def _user_segments(k: Kernel, task: Task) -> dict[str, int]:
+    """get_user_seg on x86_64 (the selectors still loaded: the entry does not change them), or
+    the pt_regs slots SAVE_ALL filled on an i386 kernel."""
+    from simulator.kernel import ptrace as P
+
+    if k.kind == "i386":
+        return {s: P.read_slot(k, task, s) & 0xFFFF for s in ("gs", "fs", "es", "ds")}
+    cpu = k.cpu
+    return {"es": cpu.sel[0], "ds": cpu.sel[3], "fs": cpu.sel[4], "gs": cpu.sel[5]}
+
+
+def setup_frame_32(
+    k: Kernel, task: Task, sig: int, action: tuple[int, int, int, int], *, rt: bool
+) -> int:
+    """ia32_setup_rt_frame / ia32_setup_frame (arch/x86/ia32/ia32_signal.c) on x86_64, and
+    __setup_rt_frame / __setup_frame (arch/x86/kernel/signal.c) on i386, 3.16: get_sigframe
+    ((sp - size + 4) & -16) - 4, so that ((sp + 4) & 15) == 0 at the handler's entry); the
+    sigcontext, (rt) siginfo and ucontext; pretcode = sa_restorer with SA_RESTORER, else the
+    vDSO's __kernel_rt_sigreturn / __kernel_sigreturn; the retcode bytes gdb looks for; then
+    eax = sig (edx = &info, ecx = &uc for rt; 0 otherwise), esp = frame, eip = handler, user
+    segments. Returns 0 or -EFAULT."""
+    from simulator.kernel import linux316 as L
+    from simulator.kernel import ptrace as P
+    from simulator.kernel import vdso as V
+
+    handler_address, flags, restorer, _ = action
+    rt_layout, legacy_layout, uc_layout = _layouts(k)
+    layout = rt_layout if rt else legacy_layout
+    regs = {slot: P.read_slot(k, task, slot) & _M32 for _, slot in _SC32_REGS}
+    regs.update(cs=P.read_slot(k, task, "cs"), flags=P.read_slot(k, task, "flags"))
+    regs["ss"] = P.read_slot(k, task, "ss")
+    frame = ((regs["sp"] - layout.sizeof + 4) & ~0xF) - 4
+    frame &= _M32
+    if not uaccess.access_ok(k, frame, layout.sizeof):
+        return -k.errno("EFAULT")
+    if flags & SA_RESTORER:
+        pretcode = restorer
+    elif task.vdso32:
+        variant = k.vdso_variant.name
+        image = V.image32(variant, k.kind == "x86_64")
+        name = "__kernel_rt_sigreturn" if rt else "__kernel_sigreturn"
+        pretcode = task.vdso32 + image.symbol_offsets[name]
+    else:
+        pretcode = frame + layout.offset_of_path("retcode")
+    blob = bytearray(layout.sizeof)
+
+    def put(offset: int, value: int, size: int = 4) -> None:
+        blob[offset : offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+    put(layout.offset_of_path("pretcode"), pretcode)
+    put(layout.offset_of_path("sig"), sig)
+    retcode = _ABI.RT_SIGRETURN_RETCODE if rt else _ABI.SIGRETURN_RETCODE
+    at = layout.offset_of_path("retcode")
+    blob[at : at + len(retcode)] = retcode
+    if rt:
+        info = layout.offset_of_path("info")
+        uc = layout.offset_of_path("uc")
+        put(layout.offset_of_path("pinfo"), frame + info)
+        put(layout.offset_of_path("puc"), frame + uc)
+        for offset, value, size in siginfo_bytes(task, sig, wide=False):
+            put(info + offset, value, size)
+        put(uc + uc_layout.offset_of_path("uc_flags"), 0)
+        put(uc + uc_layout.offset_of_path("uc_link"), 0)
+        stack = uc + uc_layout.offset_of_path("uc_stack")
+        put(stack + 4, SS_DISABLE)
+        put(uc + uc_layout.offset_of_path("uc_sigmask"), task.blocked, 8)
+        sc = uc + uc_layout.offset_of_path("uc_mcontext")
+    else:
+        task.siginfo.pop(sig, None)
+        sc = layout.offset_of_path("sc")
+        put(layout.offset_of_path("extramask"), task.blocked >> 32)
+    for name, value in _user_segments(k, task).items():
+        put(sc + _SC32[name], value)
+    for field, slot in _SC32_REGS:
+        put(sc + _SC32[field], regs[slot])
+    put(sc + _SC32["cs"], regs["cs"])
+    put(sc + _SC32["eflags"], regs["flags"])
+    put(sc + _SC32["esp_at_signal"], regs["sp"])
+    put(sc + _SC32["ss"], regs["ss"])
+    put(sc + _SC32["oldmask"], task.blocked & _M32)
+    if uaccess.copy_to_user(k, frame, bytes(blob), "setup_frame"):
+        return -k.errno("EFAULT")
+    P.write_slot(k, task, "sp", frame)
+    P.write_slot(k, task, "ip", handler_address)
+    P.write_slot(k, task, "ax", sig)
+    P.write_slot(k, task, "dx", frame + layout.offset_of_path("info") if rt else 0)
+    P.write_slot(k, task, "cx", frame + layout.offset_of_path("uc") if rt else 0)
+    if k.kind == "x86_64":
+        for segment in ("ds", "es"):
+            fault = k.cpu.load_segment(segment, L.USER32_DS)
+            if fault is not None:
+                return -k.errno("EFAULT")
+        P.write_slot(k, task, "cs", L.USER32_CS)
+        P.write_slot(k, task, "ss", L.USER32_DS)
+    else:
+        for slot in ("ds", "es", "ss"):
+            P.write_slot(k, task, slot, L.USER_DS_32)
+        P.write_slot(k, task, "cs", L.USER_CS_32)
+    P.write_slot(k, task, "flags", regs["flags"] & ~(0x400 | 0x10000 | 0x100))
+    source = "arch/x86/ia32/ia32_signal.c" if k.kind == "x86_64" else "arch/x86/kernel/signal.c"
+    k.note(
+        f"{'ia32_setup_rt_frame' if rt else 'ia32_setup_frame'} ({source})",
+        f"{layout.name} at {frame:#x} ({layout.sizeof} bytes), pretcode {pretcode:#x}; "
+        f"eax = {sig}"
+        + (", edx = &info, ecx = &uc" if rt else ", edx = ecx = 0")
+        + f"; eip = handler {handler_address:#x}",
+    )
+    return 0
+
+
+def sigreturn_32(k: Kernel, *, rt: bool) -> int:
+    """sys32_rt_sigreturn / sys32_sigreturn (x86_64) and sys_rt_sigreturn / sys_sigreturn
+    (i386), 3.16: the frame at esp - 4 (rt) or esp - 8 (the vDSO's popl %eax went first);
+    the mask from uc_sigmask, or oldmask and extramask; ia32_restore_sigcontext reloads the
+    segments, every register, cs and ss with RPL 3, flags within FIX_EFLAGS (RF too on an
+    i386 kernel), orig_ax = -1; returns the saved eax. A bad frame is SIGSEGV."""
+    from simulator.kernel import ptrace as P
+    from simulator.kernel import traps
+
+    task = k.current
+    assert task is not None
+    rt_layout, legacy_layout, uc_layout = _layouts(k)
+    layout = rt_layout if rt else legacy_layout
+    frame = (P.read_slot(k, task, "sp") - (4 if rt else 8)) & _M32
+    raw = None
+    if uaccess.access_ok(k, frame, layout.sizeof):
+        data, missing = uaccess.copy_from_user(k, frame, layout.sizeof, "sigreturn")
+        raw = None if missing else data
+    name = ("sys32_" if k.kind == "x86_64" else "sys_") + ("rt_sigreturn" if rt else "sigreturn")
+    source = "arch/x86/ia32/ia32_signal.c" if k.kind == "x86_64" else "arch/x86/kernel/signal.c"
+
+    def bad(why: str) -> int:
+        k.note(f"signal_fault ({source})", f"{name}: {why}: SIGSEGV")
+        traps.kill(k, traps.SIGSEGV, reason=f"{name}: {why}")
+        return 0
+
+    if raw is None:
+        return bad(f"bad frame at {frame:#x}")
+
+    def get(offset: int, size: int = 4) -> int:
+        return int.from_bytes(raw[offset : offset + size], "little")
+
+    if rt:
+        uc = layout.offset_of_path("uc")
+        task.blocked = get(uc + uc_layout.offset_of_path("uc_sigmask"), 8) & ~_UNBLOCKABLE
+        sc = uc + uc_layout.offset_of_path("uc_mcontext")
+    else:
+        sc = layout.offset_of_path("sc")
+        mask = get(sc + _SC32["oldmask"]) | get(layout.offset_of_path("extramask")) << 32
+        task.blocked = mask & ~_UNBLOCKABLE
+    recalc_sigpending(task)
+    for segment in ("gs", "fs", "ds", "es"):
+        value = get(sc + _SC32[segment]) & 0xFFFF
+        if k.kind == "i386":
+            P.write_slot(k, task, segment, value)
+        elif k.cpu.load_segment(segment, value) is not None:
+            return bad(f"{segment} = {value:#x} cannot be loaded")
+    for field, slot in _SC32_REGS:
+        if slot != "ax":
+            P.write_slot(k, task, slot, get(sc + _SC32[field]))
+    P.write_slot(k, task, "cs", get(sc + _SC32["cs"]) & 0xFFFF | 3)
+    P.write_slot(k, task, "ss", get(sc + _SC32["ss"]) & 0xFFFF | 3)
+    fix = FIX_EFLAGS | (0x10000 if k.kind == "i386" else 0)
+    old = P.read_slot(k, task, "flags")
+    P.write_slot(k, task, "flags", (old & ~fix) | (get(sc + _SC32["eflags"]) & fix))
+    P.write_slot(k, task, "orig_ax", -1)
+    ax = get(sc + _SC32["eax"])
+    k.note(
+        f"{name} ({source})",
+        f"frame at {frame:#x}: blocked = {task.blocked:#x}; every register back (eip "
+        f"{get(sc + _SC32['eip']):#x}, esp {get(sc + _SC32['esp']):#x}); orig_ax = -1; "
+        f"return eax = {ax:#x}",
+    )
+    return ax
+
+
+@handler("sys32_rt_sigreturn", "arch/x86/ia32/ia32_signal.c")
+def sys32_rt_sigreturn(k: Kernel, *_: int) -> int:
+    return sigreturn_32(k, rt=True)
+
+
+@handler("sys32_sigreturn", "arch/x86/ia32/ia32_signal.c")
+def sys32_sigreturn(k: Kernel, *_: int) -> int:
+    return sigreturn_32(k, rt=False)
+
+
+@handler("sys_sigreturn", "arch/x86/kernel/signal.c")
+def sys_sigreturn(k: Kernel, *_: int) -> int:
+    return sigreturn_32(k, rt=False)

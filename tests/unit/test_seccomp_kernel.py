@@ -253,10 +253,12 @@ class TestStrictMode:
         assert p.exit_status == 5 << 8
 
     def test_i386_sigreturn_passes_the_check(self, m, parent):
+        """sigreturn (119) is in the 32-bit strict list; with no frame on the stack what it
+        restores is garbage, but seccomp did not kill it with SIGKILL."""
         p = self.strict(m, parent, "i386", via="int80")
         r = p.syscall(NR32_SIGRETURN, via="int80")
-        assert r.signal is None
-        assert p.alive
+        assert r.signal != SIGKILL
+        assert any("strict mode: 119 is allowed" in e.what for e in r.trace)
 
     def test_i386_getpid_killed(self, m, parent):
         p = self.strict(m, parent, "i386", via="int80")
