@@ -91,13 +91,15 @@ def siginfo_bytes(task: Task, sig: int, *, wide: bool) -> list[tuple[int, int, i
 
 
 def force_sig_info(k: Kernel, task: Task, sig: int, info: tuple) -> None:
-    """force_sig_info (kernel/signal.c): a signal the task blocks or ignores is unblocked and
-    its action reset to SIG_DFL, so it cannot be escaped; then it is queued with its info."""
-    handler_address = task.sigactions.get(sig, (SIG_DFL, 0, 0, 0))[0]
+    """force_sig_info (kernel/signal.c, 3.16): a signal the task blocks or ignores is
+    unblocked and its handler reset to SIG_DFL, so it cannot be escaped; then it is queued
+    with its info."""
+    handler_address, flags, restorer, mask = task.sigactions.get(sig, (SIG_DFL, 0, 0, 0))
     if handler_address == SIG_IGN or task.blocked & sigmask(sig):
+        # Blocked or ignored: the action becomes SIG_DFL (a blocked one loses its handler
+        # too) and the signal is unblocked.
         task.blocked &= ~sigmask(sig)
-        if handler_address == SIG_IGN:
-            task.sigactions[sig] = (SIG_DFL, 0, 0, 0)
+        task.sigactions[sig] = (SIG_DFL, flags, restorer, mask)
     task.siginfo[sig] = info
     send(k, task, sig, "force_sig_info")
 

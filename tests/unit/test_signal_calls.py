@@ -380,3 +380,24 @@ class TestHandler32:
         m = Machine.boot(kernel=kernel, cpu=vendor)
         p = m.spawn("i386")
         assert p.run("mov esp, 0x50000000\nmov eax, 173\nint 0x80").signal == 11
+
+
+class TestForceSig:
+    def test_blocked_sigsys_from_seccomp_trap_kills(self, m):
+        """force_sig_info (kernel/signal.c 3.16): a blocked signal is unblocked and its handler
+        reset to SIG_DFL, so a seccomp TRAP with SIGSYS blocked kills with SIGSYS."""
+        from simulator.kernel import bpf
+
+        p = m.spawn("x86_64")
+        _install(p, 31)
+        setp = p.alloc(16)
+        p.write_mem(setp, (1 << 30).to_bytes(8, "little"))
+        assert p.syscall("rt_sigprocmask", 0, setp, 0, 8).ret == 0
+        program = bpf.assemble([bpf.stmt(bpf.BPF_RET | bpf.BPF_K, bpf.SECCOMP_RET_TRAP)])
+        filt = p.alloc(16)
+        p.write_mem(filt, program)
+        fprog = p.alloc(16)
+        p.write_mem(fprog, (1).to_bytes(2, "little") + bytes(6) + filt.to_bytes(8, "little"))
+        assert p.syscall("prctl", 22, 2, fprog, 0, 0).ret == 0
+        r = p.syscall("getpid")  # traps; SIGSYS is blocked, so force_sig_info makes it kill
+        assert r.signal == 31 and p.task.killed_by == 31
