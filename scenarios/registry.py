@@ -11,6 +11,7 @@ from scenarios import (
     cpu_foundations,
     kernel_stories,
     ptrace_stories,
+    signal_stories,
     vdso_stories,
 )
 
@@ -79,6 +80,11 @@ def _build() -> tuple[Scenario, ...]:
             "vdso-gettimeofday",
             "gettimeofday through the vDSO, the vsyscall page and SYSCALL, side by side",
             vdso_stories.run,
+        ),
+        Scenario(
+            "signal-handler",
+            "a signal handler's frame and its return through rt_sigreturn (64- and 32-bit)",
+            signal_stories.run,
         ),
         Scenario(
             "ptrace-syscall",

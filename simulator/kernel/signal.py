@@ -302,6 +302,10 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
     from simulator.kernel import ptrace as P
 
     handler_address, flags, restorer, mask = action
+    k.note(
+        "do_signal -> handle_signal (arch/x86/kernel/signal.c)",
+        f"get_signal_to_deliver: signal {sig}, handler {handler_address:#x}",
+    )
     if task.abi == "x32":
         k.unmodeled.append("x32_setup_rt_frame")
         k.stop("not modeled", f"signal {sig} has a handler: the x32 frame is not modeled yet")

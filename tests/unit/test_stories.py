@@ -18,3 +18,19 @@ class TestX32Execve:
         runs sys_execve, which reads two 4-byte pointers as one 8-byte one: -EFAULT."""
         text = "\n".join(kernel_stories.x32_execve())
         assert "= -14 (EFAULT)" in text
+
+
+class TestSignalHandler:
+    def test_tour_story(self):
+        """The tour's signal-handler story: the frame set up by __setup_rt_frame and
+        ia32_setup_rt_frame, the handler at ring 3, the return through sys_rt_sigreturn and,
+        for the 32-bit process, the vDSO's __kernel_rt_sigreturn (movl $173,%eax; int $0x80)
+        to sys32_rt_sigreturn; the clobbered r12 comes back."""
+        from scenarios import signal_stories
+
+        text = "\n".join(signal_stories.run())
+        assert "__setup_rt_frame (arch/x86/kernel/signal.c)" in text
+        assert "ia32_setup_rt_frame (arch/x86/ia32/ia32_signal.c)" in text
+        assert "sys32_rt_sigreturn (arch/x86/ia32/ia32_signal.c)" in text
+        assert "mov eax, 0xad (__kernel_rt_sigreturn)" in text
+        assert "r12 after the handler clobbered it: 0x1212" in text
