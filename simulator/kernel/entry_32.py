@@ -118,7 +118,17 @@ def sysenter(k: Kernel) -> None:
             syscall_trace_entry(k, base)
             return
         P.audit_entry_fast(k, task)
-    result = _call(k, "sysenter_do_call")
+    _call(k, "sysenter_do_call", "sysenter_after_call", (base,))
+
+
+def _sysenter_after_call(k: Kernel, result: int, base: int) -> None:
+    """sysenter_after_call: PT_EAX = eax; with work pending sysexit_audit (IRET through
+    syscall_exit_work), else sysenter_exit."""
+    cpu = k.cpu
+    r = cpu.r
+    task = k.current
+    assert task is not None
+    result &= _M32
     k.kwrite(base + _PT["ax"], result, 4)
     r[RAX] = result
     k.disable_interrupts()
@@ -148,17 +158,19 @@ def sysenter(k: Kernel) -> None:
     r[RIP] = k.symbols["sysenter_exit"]
 
 
-def _call(k: Kernel, label: str) -> int:
-    """cmpl $(NR_syscalls),%eax; jae ..._badsys; call *sys_call_table(,%eax,4)."""
+def _call(k: Kernel, label: str, after: str, extra: tuple) -> None:
+    """cmpl $(NR_syscalls),%eax; jae ..._badsys; call *sys_call_table(,%eax,4); then the
+    entry's tail ``after`` with the result."""
     r = k.cpu.r
     table = k.tables["sys_call_table"]
     nr = r[RAX] & _M32
     if nr >= table.nr_syscalls:
         k.note(where(label), f"cmpl $(NR_syscalls),%eax: {nr:#x} >= {table.nr_syscalls}: -ENOSYS")
-        return -k.errno("ENOSYS") & _M32
+        P.CONTINUATIONS[after](k, -k.errno("ENOSYS") & _M32, *extra)
+        return
     k.note(where(label), f"cmpl $(NR_syscalls),%eax: {nr} < {table.nr_syscalls}")
     args = tuple(r[reg] & _M32 for _, reg in GPR_ORDER)
-    return k.call_table("sys_call_table", nr, args) & _M32
+    k.call_or_sleep("sys_call_table", nr, args, after, extra)
 
 
 def syscall_fault(k: Kernel, base: int) -> None:
@@ -189,8 +201,7 @@ def system_call(k: Kernel) -> None:
     if task.flags & TIF_WORK_SYSCALL_ENTRY:
         syscall_trace_entry(k, base)
         return
-    result = _call(k, "syscall_call")
-    _syscall_exit(k, base, result)
+    _call(k, "syscall_call", "syscall_after_call", (base,))
 
 
 def _syscall_exit(k: Kernel, base: int, result: int) -> None:
@@ -240,11 +251,14 @@ def _trace_entry_after(k: Kernel, nr: int) -> None:
     # tracer's changes there are what they see.
     for name, reg in GPR_ORDER:
         r[reg] = k.kread(base + _PT[name], 4)
-    result = _call(k, "syscall_call")
-    _syscall_exit(k, base, result)
+    _call(k, "syscall_call", "syscall_after_call", (base,))
 
 
 P.CONTINUATIONS["syscall_trace_entry"] = _trace_entry_after
+P.CONTINUATIONS["syscall_after_call"] = lambda k, result, base: _syscall_exit(
+    k, base, result & _M32
+)
+P.CONTINUATIONS["sysenter_after_call"] = _sysenter_after_call
 
 
 def syscall_exit_work(k: Kernel) -> None:

@@ -142,10 +142,18 @@ def _fastpath(k: Kernel, base: int) -> None:
         return
     r[RCX] = r[R10]
     args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
-    result = k.call_table("sys_call_table", nr, args) & _MASK64
+    k.call_or_sleep("sys_call_table", nr, args, "system_call_after", (base,))
+
+
+def _system_call_after(k: Kernel, result: int, base: int) -> None:
+    """movq %rax,RAX-ARGOFFSET(%rsp), then ret_from_sys_call."""
+    result &= _MASK64
     k.kwrite(base + _PT["ax"], result, 8)
     k.note(where("system_call"), f"movq %rax,RAX-ARGOFFSET(%rsp): {result:#x}")
     ret_from_sys_call(k)
+
+
+P.CONTINUATIONS["system_call_after"] = _system_call_after
 
 
 def tracesys(k: Kernel) -> None:
@@ -196,7 +204,12 @@ def _tracesys_after(k: Kernel, nr: int) -> None:
         return
     r[RCX] = r[R10]
     args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
-    result = k.call_table("sys_call_table", nr, args) & _MASK64
+    k.call_or_sleep("sys_call_table", nr, args, "tracesys_call_after", (base,))
+
+
+def _tracesys_call_after(k: Kernel, result: int, base: int) -> None:
+    r = k.cpu.r
+    result &= _MASK64
     k.kwrite(base + _PT["ax"], result, 8)
     k.note(
         where("tracesys"),
@@ -205,6 +218,9 @@ def _tracesys_after(k: Kernel, nr: int) -> None:
     )
     r[RSP] = base + ARGOFFSET
     r[RIP] = k.symbols["int_ret_from_sys_call"]
+
+
+P.CONTINUATIONS["tracesys_call_after"] = _tracesys_call_after
 
 
 P.CONTINUATIONS["tracesys"] = _tracesys_after

@@ -90,10 +90,13 @@ def _check_number(k: Kernel, routine: str) -> bool:
     return True
 
 
-def _dispatch(k: Kernel, routine: str, *, noebp: bool = False) -> int | None:
+def _dispatch(
+    k: Kernel, routine: str, after: str, extra: tuple = (), *, noebp: bool = False
+) -> None:
     """IA32_ARG_FIXUP (edi->r8d, ebp->r9d, xchg ecx/esi, ebx->edi, movl %edx,%edx), then call.
-    A PTREGSCALL stub leaves through ia32_ptregs_common and ia32_sysret itself, whatever the
-    entry: then None."""
+    The entry routine's tail ``after`` follows (simulator.kernel.kernel.Kernel.call_or_sleep);
+    a PTREGSCALL stub leaves through ia32_ptregs_common and ia32_sysret itself, whatever the
+    entry."""
     r = k.cpu.r
     nr = r[RAX]
     ebx, ecx, edx, esi, edi, ebp = (r[x] & _M32 for x in (RBX, RCX, RDX, RSI, RDI, RBP))
@@ -117,8 +120,8 @@ def _dispatch(k: Kernel, routine: str, *, noebp: bool = False) -> int | None:
         E.restore_rest(k, base)
         k.note(where("ia32_ptregs_common"), "RESTORE_REST; jmp ia32_sysret (an IRET exit)")
         ia32_sysret(k, result)
-        return None
-    return k.call_table("ia32_sys_call_table", nr, args)
+        return
+    k.call_or_sleep("ia32_sys_call_table", nr, args, after, extra)
 
 
 def ia32_badsys(k: Kernel) -> None:
@@ -213,14 +216,7 @@ def _tracesys32_after(k: Kernel, nr: int, routine: str, xchg: bool) -> None:
         r[RIP] = k.symbols["int_ret_from_sys_call"]
         return
     k.note(where(routine), f"cmpq $(IA32_NR_syscalls-1),%rax: {nr} <= {table.max_number}")
-    result = _dispatch(k, routine, noebp=xchg)
-    if result is None:
-        return
-    result &= 0xFFFF_FFFF_FFFF_FFFF
-    if xchg:
-        _sysretl(k, base, result)
-    else:
-        _sysexit(k, base, result)
+    _dispatch(k, routine, "sysretl" if xchg else "sysexit", (base,), noebp=xchg)
 
 
 P.CONTINUATIONS["sysenter_tracesys"] = lambda k, nr: _tracesys32_after(
@@ -278,11 +274,7 @@ def sysenter_body(k: Kernel) -> None:
             return
     elif not _check_number(k, "ia32_sysenter_target"):
         return
-    result = _dispatch(k, "ia32_sysenter_target")
-    if result is None:
-        return
-    result &= 0xFFFF_FFFF_FFFF_FFFF
-    _sysexit(k, base, result)
+    _dispatch(k, "ia32_sysenter_target", "sysexit", (base,))
 
 
 def _sysexit(k: Kernel, base: int, result: int) -> None:
@@ -362,11 +354,7 @@ def cstar_body(k: Kernel) -> None:
             return
     elif not _check_number(k, "ia32_cstar_target"):
         return
-    result = _dispatch(k, "ia32_cstar_target", noebp=True)
-    if result is None:
-        return
-    result &= 0xFFFF_FFFF_FFFF_FFFF
-    _sysretl(k, base, result)
+    _dispatch(k, "ia32_cstar_target", "sysretl", (base,), noebp=True)
 
 
 def _sysretl(k: Kernel, base: int, result: int) -> None:
@@ -428,10 +416,7 @@ def int80_body(k: Kernel) -> None:
         return
     if not _check_number(k, "ia32_syscall"):
         return
-    result = _dispatch(k, "ia32_syscall")
-    if result is None:
-        return
-    ia32_sysret(k, result)
+    _dispatch(k, "ia32_syscall", "ia32_sysret")
 
 
 def ia32_tracesys(k: Kernel) -> None:
@@ -475,10 +460,14 @@ def _ia32_tracesys_after(k: Kernel, nr: int) -> None:
         )
         return
     k.note(where("ia32_tracesys"), f"cmpq $(IA32_NR_syscalls-1),%rax: {nr} <= {table.max_number}")
-    result = _dispatch(k, "ia32_do_call")
-    if result is None:
-        return
-    ia32_sysret(k, result)
+    _dispatch(k, "ia32_do_call", "ia32_sysret")
 
 
 P.CONTINUATIONS["ia32_tracesys"] = _ia32_tracesys_after
+P.CONTINUATIONS["ia32_sysret"] = lambda k, result: ia32_sysret(k, result & 0xFFFF_FFFF_FFFF_FFFF)
+P.CONTINUATIONS["sysexit"] = lambda k, result, base: _sysexit(
+    k, base, result & 0xFFFF_FFFF_FFFF_FFFF
+)
+P.CONTINUATIONS["sysretl"] = lambda k, result, base: _sysretl(
+    k, base, result & 0xFFFF_FFFF_FFFF_FFFF
+)

@@ -27,6 +27,15 @@ class KernelStop(Exception):
         self.detail = detail
 
 
+class Sleep(Exception):
+    """A handler must wait (a blocking read on an empty pipe): the task sleeps, and the call
+    runs again from the handler when it is woken."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class Kernel:
     """One booted kernel on one CPU.
 
@@ -63,6 +72,7 @@ class Kernel:
         self.tracepoints: list[Any] = []
         self.audit: list[Any] = []
         self.syscall_tracepoint = False
+        self.pipes = 0
         self.audit_enabled = False
 
     # ---------------------------------------------------------------- text
@@ -121,6 +131,12 @@ class Kernel:
             self.trace.record(KERNEL, self.cpu.cpl, where, what, changes)
 
     def errno(self, name: str) -> int:
+        """An errno by name, the kernel-internal restart codes included (include/linux/errno.h:
+        ERESTARTSYS 512 and the rest, which never reach user space)."""
+        from abi import signals
+
+        if name in signals.RESTART_ERRNOS:
+            return signals.RESTART_ERRNOS[name]
         return abi.errno_number(name)
 
     def kread(self, address: int, size: int) -> int:
@@ -167,6 +183,27 @@ class Kernel:
             f"{table}[{number}] = {entry}",
         )
         return handler(self, *args)
+
+    def call_or_sleep(
+        self, table: str, number: int, args: tuple[int, ...], after: str, extra: tuple = ()
+    ) -> None:
+        """``call *<table>`` and then the entry routine's own tail, ``after`` (a name in
+        simulator.kernel.ptrace.CONTINUATIONS, called with the result and ``extra``). A
+        handler that must wait raises Sleep: the task sleeps (schedule()), the run ends, and
+        when the task is woken the same call runs again and the tail follows."""
+        from simulator.kernel import ptrace as P
+
+        try:
+            result = self.call_table(table, number, args)
+        except Sleep as sleep:
+            task = self.current
+            assert task is not None
+            task.resume = ("syscall_sleep", table, number, args, after, extra)
+            self.note("schedule (kernel/sched/core.c)", f"{sleep.detail}: TASK_INTERRUPTIBLE")
+            self.cpu.r[RIP] = self.symbols["ptrace_stop_resume"]
+            self.stop("blocked", sleep.detail)
+            return
+        P.CONTINUATIONS[after](self, result, *extra)
 
     def call_stub(self, stub: str, target: str, number: int, args: tuple[int, ...]) -> int:
         """A stub's ``call <target>`` (sys_execve from stub_execve, ...)."""

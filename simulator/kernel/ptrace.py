@@ -376,10 +376,13 @@ def resume_after_stop(k: Kernel) -> None:
     assert task is not None
     stage, *rest = task.resume
     task.resume = ()
-    k.note(
-        where("ptrace_stop", "kernel/signal.c"),
-        f"woken by the tracer (exit_code now {task.stop_code}); back from schedule()",
-    )
+    if stage == "syscall_sleep":
+        k.note("schedule (kernel/sched/core.c)", "woken up: back from schedule()")
+    else:
+        k.note(
+            where("ptrace_stop", "kernel/signal.c"),
+            f"woken by the tracer (exit_code now {task.stop_code}); back from schedule()",
+        )
     _RESUME[stage](k, task, *rest)
 
 
@@ -615,7 +618,13 @@ def _seccomp_event_reported(k: Kernel, task: Task, cont: str) -> None:
     _enter_after_seccomp(k, task, cont)
 
 
+def _syscall_woken(k: Kernel, task: Task, table: str, number: int, args, after, extra) -> None:
+    """Back from schedule() in a sleeping handler: run the call again from there."""
+    k.call_or_sleep(table, number, tuple(args), after, tuple(extra))
+
+
 _RESUME: dict[str, Callable[..., None]] = {
+    "syscall_sleep": _syscall_woken,
     "enter_reported": _enter_reported,
     "leave_reported": _leave_reported,
     "signal_reported": _signal_reported,
