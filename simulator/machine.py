@@ -371,6 +371,25 @@ class Machine:
                 return report
         return P.WaitResult(0, 0)
 
+    def schedule(self) -> list[tuple[int, str]]:
+        """Run every process that is in the middle of a call and may go on (woken from its
+        sleep, not stopped for a tracer), in pid order, as a scheduler would while the others
+        wait: each runs until it sleeps or stops again or its call or run ends. Returns
+        (pid, what happened) for each: "blocked", "stopped", or how the run ended."""
+        ran = []
+        for pid in sorted(self.processes):
+            process = self.processes[pid]
+            task = process.task
+            if process._pending is None or task.stopped or task.sleeping or not task.alive:
+                continue
+            process._continue()
+            if process._pending is None:
+                result = process.last_result
+                ran.append((pid, getattr(result, "outcome", None) or result.stop))
+            else:
+                ran.append((pid, "stopped" if task.stopped else "blocked"))
+        return ran
+
     def enable_syscall_tracepoints(self, on: bool = True) -> None:
         """Turn the raw_syscalls sys_enter/sys_exit tracepoints on or off: every task gets
         TIF_SYSCALL_TRACEPOINT (syscall_regfunc, kernel/tracepoint.c); events collect in
@@ -545,6 +564,13 @@ class Machine:
         previous = k.current
         k.current = task
         cpu.set_cr3(task.cr3)
+        if k.kind == "x86_64" and previous is not task:
+            # __switch_to (process_64.c, 3.16): prev->usersp = old_rsp; old_rsp = next->usersp.
+            # A task asleep or stopped in a system call keeps its user rsp this way.
+            old_rsp = m.percpu + L.PERCPU_OLD_RSP
+            if previous is not None:
+                previous.usersp = int.from_bytes(k.kspace.peek(old_rsp, 8), "little")
+            k.kspace.poke(old_rsp, task.usersp.to_bytes(8, "little"))
         if k.kind == "x86_64":
             k.kspace.poke(m.tss + 4, task.kernel_stack_top.to_bytes(8, "little"))
             k.kspace.poke(
@@ -618,10 +644,16 @@ class Process:
             )
         if self.task.stopped or self._pending is not None:
             raise ValueError(
-                f"pid: expected a process that is not stopped by its tracer, received pid "
-                f"{self.pid}, which is in the middle of a call; its tracer resumes it with "
-                "Machine.ptrace and Machine.waitpid"
+                f"pid: expected a process that is not in the middle of a call, received pid "
+                f"{self.pid}, which is {'asleep' if self.task.sleeping else 'stopped'} in one; "
+                "Machine.schedule (or its tracer's Machine.ptrace and Machine.waitpid) lets "
+                "it go on"
             )
+
+    @property
+    def blocked(self) -> bool:
+        """Whether the process sleeps in a system call (a read on an empty pipe)."""
+        return bool(self.task.sleeping)
 
     @property
     def stopped(self) -> bool:
@@ -644,7 +676,7 @@ class Process:
         machine.switch_to(self.task)
         self.task.kernel_state = None
         stop, detail, steps = self._run(t, done, max_steps)
-        if stop == "stopped":
+        if stop in ("stopped", "blocked"):
             self.task.kernel_state = machine.cpu.snapshot()
         else:
             self._pending = None
@@ -974,7 +1006,7 @@ class Process:
             return self._result(name, number, via, stop, detail, before, after, t)
 
         stop, detail, steps = self._run(t, done, max_steps)
-        if stop == "stopped":
+        if stop in ("stopped", "blocked"):
             self._stopped_run(t, done, max_steps, finish)
         k.trace = None
         return finish(stop, detail, steps)
@@ -1096,7 +1128,7 @@ class Process:
             return RunResult(stop, total[0], before, cpu.snapshot(), t, signal, modeled, detail)
 
         stop, detail, steps = self._run(t, done, max_steps)
-        if stop == "stopped":
+        if stop in ("stopped", "blocked"):
             total[0] += steps
             self._stopped_run(t, done, max_steps, finish)
             steps = 0
@@ -1160,7 +1192,7 @@ class Process:
             return RunResult(stop, total[0], before, after, t, signal, modeled, detail)
 
         stop, detail, steps = self._run(t, done, max_steps)
-        if stop == "stopped":
+        if stop in ("stopped", "blocked"):
             total[0] += steps
             self._stopped_run(t, done, max_steps, finish)
             steps = 0

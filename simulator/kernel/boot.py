@@ -18,6 +18,7 @@ from simulator.kernel import (
     entry_32,
     entry_64,
     ia32entry,
+    pipe,  # noqa: F401 (importing it registers its system call handlers)
     ptrace,
     signal,  # noqa: F401 (importing it registers its system call handlers)
     syscalls,

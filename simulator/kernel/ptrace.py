@@ -565,7 +565,9 @@ def do_signal(k: Kernel, mask: int) -> bool:
         if not ready:
             S.recalc_sigpending(task)
             break
-        signal = ready[0]
+        # next_signal (kernel/signal.c): synchronous signals first, then the lowest number.
+        sync = [s for s in ready if s in (4, 5, 7, 8, 11, 31)]
+        signal = min(sync or ready)
         task.pending_signals.remove(signal)
         S.recalc_sigpending(task)
         if task.ptrace & PT_PTRACED and signal != SIGKILL:
@@ -575,36 +577,67 @@ def do_signal(k: Kernel, mask: int) -> bool:
                 f"get_signal_to_deliver -> ptrace_signal: signal {signal} (signal-delivery stop)",
                 ("signal_reported", mask),
             )
-        _deliver(k, task, signal)
+        if _deliver(k, task, signal):
+            return True
+    _restart_without_handler(k, task)
     return True
 
 
-def _deliver(k: Kernel, task: Task, signal: int) -> None:
+def _restart_without_handler(k: Kernel, task: Task) -> None:
+    """The end of do_signal (arch/x86/kernel/signal.c, 3.16) when no handler ran: an
+    interrupted system call (-ERESTARTNOHAND, -ERESTARTSYS, -ERESTARTNOINTR) restarts with
+    ax = orig_ax and ip -= 2; -ERESTART_RESTARTBLOCK restarts as restart_syscall."""
+    from simulator.kernel import signal as S
+
+    if syscall_nr(k, task) < 0:
+        return
+    bits = 8 * _word(k)
+    error = _signed(read_slot(k, task, "ax"), bits)
+    if error in (-S.ERESTARTNOHAND, -S.ERESTARTSYS, -S.ERESTARTNOINTR):
+        write_slot(k, task, "ax", read_slot(k, task, "orig_ax"))
+    elif error == -S.ERESTART_RESTARTBLOCK:
+        nr = 0 if task.is_compat or k.kind == "i386" else 219  # __NR_restart_syscall
+        write_slot(k, task, "ax", nr)
+    else:
+        return
+    write_slot(k, task, "ip", read_slot(k, task, "ip") - 2)
+    k.note(
+        "do_signal (arch/x86/kernel/signal.c)",
+        f"no handler ran: restart the interrupted call ({error}): ax = orig_ax, ip -= 2",
+    )
+
+
+def _deliver(k: Kernel, task: Task, signal: int) -> bool:
+    """Deliver one signal; True when a handler was set up for it."""
     from simulator.kernel import signal as S
 
     action = task.sigactions.get(signal, (S.SIG_DFL, 0, 0, 0))[0]
     if S.is_ignored(task, signal) and signal != SIGKILL:
         k.note(where("get_signal_to_deliver", "kernel/signal.c"), f"signal {signal}: ignored")
-        return
+        return False
     if action not in (S.SIG_DFL, S.SIG_IGN) and signal != SIGKILL:
         S.handle_signal(k, task, signal, task.sigactions[signal])
-        return
+        return True
     if signal in _STOPPING:
         k.unmodeled.append("do_signal_stop")
         k.stop("not modeled", f"signal {signal} would stop the task (job control)")
     traps.kill(k, signal, reason=f"signal {signal} delivered on the way back to user mode")
+    return False
 
 
 def _signal_reported(k: Kernel, task: Task, mask: int) -> None:
     signal = task.stop_code
     task.stop_code = 0
+    handled = False
     if signal:
-        _deliver(k, task, signal)
+        handled = _deliver(k, task, signal)
     else:
         k.note(
             where("ptrace_signal", "kernel/signal.c"),
             "the tracer resumed with signal 0: the signal is discarded",
         )
+    if not handled and not task.pending_signals:
+        _restart_without_handler(k, task)
     CONTINUATIONS[f"after_signal_{k.kind}"](k, mask)
     k.cpu.r[L_RIP] = k.symbols[_EXIT_FALLTHROUGH[k.kind]]
 
@@ -779,6 +812,11 @@ def putreg(k: Kernel, task: Task, name: str, value: int) -> PtraceResult:
     bits = 8 * _word(k)
     value &= (1 << bits) - 1
     if name in ("cs", "ss", "ds", "es", "fs", "gs", "xcs", "xss", "xds", "xes", "xfs", "xgs"):
+        value &= 0xFFFF  # set_segment_reg takes a u16
+        if name in ("cs", "ss") and not task.has(L.TIF_IA32):
+            # "Can't actually change these in 64-bit mode": ignored for a 64-bit tracee.
+            k.note(where("set_segment_reg"), f"{name} of a 64-bit task cannot change: ignored")
+            return PtraceResult(0)
         if value and (value & 3) != 3:
             return _fail(k, "EIO", f"{name} = {value:#x}: not a user selector (invalid_selector)")
         if name in ("cs", "ss", "xcs", "xss") and value == 0:

@@ -60,6 +60,10 @@ def send(k: Kernel, task: Task, sig: int, why: str) -> None:
         task.pending_signals.append(sig)
     if not task.blocked & sigmask(sig):
         task.set_flag(L.TIF_SIGPENDING)
+        if task.sleeping:
+            # signal_wake_up: an interruptible sleep ends; the call sees signal_pending.
+            task.sleeping = 0
+            k.note("signal_wake_up (kernel/signal.c)", f"pid {task.pid} woken from its sleep")
     k.note(
         "__send_signal (kernel/signal.c)",
         f"signal {sig} to pid {task.pid} ({why}): pending"
@@ -216,8 +220,6 @@ def sys_rt_sigprocmask(k: Kernel, how: int, nset: int, oset: int, sigsetsize: in
 def sys_kill(k: Kernel, pid: int, sig: int, *_: int) -> int:
     """kill(pid, sig) for one process (pid > 0); process groups are not modeled."""
     pid, sig = _signed32(pid), _signed32(sig)
-    if not 0 <= sig <= _NSIG:
-        return _fail(k, "sys_kill", "EINVAL", f"signal {sig}")
     if pid <= 0:
         return k.not_modeled("sys_kill", f"kill({pid}, ...) to a process group")
     return _kill_one(k, "sys_kill", pid, sig)
@@ -229,8 +231,6 @@ def sys_tgkill(k: Kernel, tgid: int, pid: int, sig: int, *_: int) -> int:
     tgid, pid, sig = _signed32(tgid), _signed32(pid), _signed32(sig)
     if pid <= 0 or tgid <= 0:
         return _fail(k, "sys_tgkill", "EINVAL", f"tgid {tgid}, pid {pid}")
-    if not 0 <= sig <= _NSIG:
-        return _fail(k, "sys_tgkill", "EINVAL", f"signal {sig}")
     if tgid != pid:
         return _fail(k, "sys_tgkill", "ESRCH", f"no thread {pid} in thread group {tgid}")
     return _kill_one(k, "sys_tgkill", pid, sig)
@@ -240,6 +240,9 @@ def _kill_one(k: Kernel, name: str, pid: int, sig: int) -> int:
     target = k.tasks.get(pid)
     if target is None or not target.alive:
         return _fail(k, name, "ESRCH", f"no process {pid}")
+    if not 0 <= sig <= _NSIG:
+        # valid_signal is checked in check_kill_permission, after the target is found.
+        return _fail(k, name, "EINVAL", f"signal {sig}")
     if sig == 0:
         _enter(k, name, f"signal 0: process {pid} exists")
         return 0
@@ -289,8 +292,9 @@ RT_SIGFRAME_64 = {
     name: _ABI.RT_SIGFRAME_64.offset_of_path(name) for name in ("pretcode", "uc", "info")
 }
 RT_SIGFRAME_64_SIZE = _ABI.RT_SIGFRAME_64.sizeof
-# __FIX_EFLAGS (arch/x86/kernel/signal.c): what sigreturn may change (no RF on x86_64).
-FIX_EFLAGS = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1
+# FIX_EFLAGS (arch/x86/include/asm/sighandling.h, 3.12-3.18, one definition for every
+# kernel and ABI): AC, OF, DF, TF, SF, ZF, AF, PF, CF and RF are what sigreturn may change.
+FIX_EFLAGS = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000
 _SC_REGS = ("r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "di", "si", "bp", "bx",
             "dx", "ax", "cx", "sp", "ip", "flags")  # fmt: skip
 
@@ -306,12 +310,17 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
         "do_signal -> handle_signal (arch/x86/kernel/signal.c)",
         f"get_signal_to_deliver: signal {sig}, handler {handler_address:#x}",
     )
+    if flags & SA_RESETHAND:
+        # get_signal_to_deliver: SA_ONESHOT resets only the handler, before the frame.
+        task.sigactions[sig] = (SIG_DFL, flags, restorer, mask)
     if task.abi == "x32":
         k.unmodeled.append("x32_setup_rt_frame")
         k.stop("not modeled", f"signal {sig} has a handler: the x32 frame is not modeled yet")
     if P.syscall_nr(k, task) >= 0:
         raw_ax = P.read_slot(k, task, "ax")
-        error = _signed64(raw_ax) if k.kind == "x86_64" else _signed32(raw_ax)
+        # syscall_get_error: (long)(int) for a TS_COMPAT call.
+        compat = k.kind == "i386" or bool(task.status & 0x2)
+        error = _signed32(raw_ax) if compat else _signed64(raw_ax)
         if error in (-ERESTART_RESTARTBLOCK, -ERESTARTNOHAND) or (
             error == -ERESTARTSYS and not flags & SA_RESTART
         ):
@@ -338,8 +347,6 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
     if not flags & SA_NODEFER:
         blocked |= sigmask(sig)
     task.blocked = blocked & ~_UNBLOCKABLE
-    if flags & SA_RESETHAND:
-        task.sigactions[sig] = (SIG_DFL, 0, 0, 0)
     recalc_sigpending(task)
     k.note(
         "signal_setup_done (kernel/signal.c)",
@@ -631,20 +638,33 @@ def sigreturn_32(k: Kernel, *, rt: bool) -> int:
         mask = get(sc + _SC32["oldmask"]) | get(layout.offset_of_path("extramask")) << 32
         task.blocked = mask & ~_UNBLOCKABLE
     recalc_sigpending(task)
+    index = {"es": 0, "ds": 3, "fs": 4, "gs": 5}
     for segment in ("gs", "fs", "ds", "es"):
         value = get(sc + _SC32[segment]) & 0xFFFF
         if k.kind == "i386":
             P.write_slot(k, task, segment, value)
-        elif k.cpu.load_segment(segment, value) is not None:
-            return bad(f"{segment} = {value:#x} cannot be loaded")
+            continue
+        # RELOAD_SEG (ia32_signal.c): pre |= 3; only a selector that changed is loaded.
+        value |= 3
+        if value == k.cpu.sel[index[segment]]:
+            continue
+        if segment == "gs":
+            # load_gs_index loads the user's GS between two SWAPGS, leaving the kernel's
+            # GS base alone; ringsim does not model that dance.
+            k.unmodeled.append("load_gs_index")
+            k.stop("not modeled", f"sigreturn changes gs to {value:#x} (load_gs_index)")
+        if k.cpu.load_segment(segment, value) is not None:
+            # loadsegment's exception-table fixup loads the null selector instead.
+            k.note(f"loadsegment ({source})", f"{segment} = {value:#x} faults: null loaded")
+            k.cpu.load_segment(segment, 0)
     for field, slot in _SC32_REGS:
         if slot != "ax":
             P.write_slot(k, task, slot, get(sc + _SC32[field]))
     P.write_slot(k, task, "cs", get(sc + _SC32["cs"]) & 0xFFFF | 3)
     P.write_slot(k, task, "ss", get(sc + _SC32["ss"]) & 0xFFFF | 3)
-    fix = FIX_EFLAGS | (0x10000 if k.kind == "i386" else 0)
     old = P.read_slot(k, task, "flags")
-    P.write_slot(k, task, "flags", (old & ~fix) | (get(sc + _SC32["eflags"]) & fix))
+    new_flags = (old & ~FIX_EFLAGS) | (get(sc + _SC32["eflags"]) & FIX_EFLAGS)
+    P.write_slot(k, task, "flags", new_flags)
     P.write_slot(k, task, "orig_ax", -1)
     ax = get(sc + _SC32["eax"])
     k.note(

@@ -98,6 +98,10 @@ def sys_read(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
         return _fail(k, "sys_read", "EFAULT", f"vfs_read: access_ok({buf:#x}, {count})")
     count = min(count, MAX_RW_COUNT)
     copied = 0
+    from simulator.kernel import pipe as _pipe
+
+    if isinstance(f, _pipe.PipeEnd):
+        return _pipe_read(k, f, fd, buf, count)
     while copied < count:
         want = min(count - copied, CHUNK)
         data = f.read(want)
@@ -121,6 +125,33 @@ def sys_read(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
     return copied
 
 
+def _pipe_read(k: Kernel, f, fd: int, buf: int, count: int) -> int:
+    """pipe_read (fs/pipe.c 3.16): data if there is some; end of file with no writers left;
+    -ERESTARTSYS if a signal is pending; otherwise sleep until a writer or a signal wakes the
+    task (the call then runs again from here)."""
+    from simulator.kernel import pipe as _pipe
+    from simulator.kernel.kernel import Sleep
+
+    task = k.current
+    assert task is not None
+    if count == 0:
+        return 0
+    data = f.read(count)
+    if data is _pipe.WOULD_BLOCK:
+        if not _pipe.ends(k, f.pipe, writable=True):
+            _enter(k, "sys_read", f"pipe_read(fd {fd}): empty, no writers: end of file")
+            return 0
+        if task.has(L.TIF_SIGPENDING):
+            return _fail(k, "sys_read", "ERESTARTSYS", f"pipe_read(fd {fd}): signal_pending")
+        task.sleeping = f.pipe.number
+        raise Sleep(f"pipe_read(fd {fd}): the pipe is empty; pipe_wait sleeps")
+    missing = uaccess.copy_to_user(k, buf, data, "copy_to_user (pipe_read)")
+    if missing == len(data):
+        return _fail(k, "sys_read", "EFAULT", "copy_to_user copied nothing")
+    _enter(k, "sys_read", f"pipe_read(fd {fd}, {buf:#x}, {count}): {len(data) - missing} bytes")
+    return len(data) - missing
+
+
 @handler("sys_write", "fs/read_write.c")
 def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
     fd &= _M32
@@ -135,6 +166,13 @@ def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
     if not uaccess.access_ok(k, buf, count):
         return _fail(k, "sys_write", "EFAULT", f"vfs_write: access_ok({buf:#x}, {count})")
     count = min(count, MAX_RW_COUNT)
+    from simulator.kernel import pipe as _pipe
+
+    if isinstance(f, _pipe.PipeEnd) and not _pipe.ends(k, f.pipe, writable=False):
+        from simulator.kernel import signal as _signal
+
+        _signal.send(k, k.current, 13, "pipe_write: no readers")  # SIGPIPE
+        return _fail(k, "sys_write", "EPIPE", f"pipe_write(fd {fd}): no readers")
     written = 0
     while written < count:
         want = min(count - written, CHUNK)
@@ -151,6 +189,8 @@ def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
                 return _fail(k, "sys_write", "EFAULT", "copy_from_user copied nothing")
             break
     _enter(k, "sys_write", f"vfs_write(fd {fd}, {buf:#x}, {count}): {written} bytes written")
+    if isinstance(f, _pipe.PipeEnd) and written:
+        _pipe.wake_readers(k, f.pipe)
     return written
 
 

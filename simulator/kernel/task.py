@@ -81,6 +81,8 @@ class Task:
     siginfo: dict[int, tuple[int, int, dict[int, tuple[int, int]]]] = attrs.field(factory=dict)
     sigactions: dict[int, tuple[int, int, int, int]] = attrs.field(factory=dict)
     reaped: bool = False
+    usersp: int = 0  # thread.usersp: the per-CPU old_rsp saved by __switch_to
+    sleeping: int = 0  # the pipe number a blocked read waits on (TASK_INTERRUPTIBLE), or 0
     exec_event: bool = False  # a PTRACE_EVENT_EXEC stop is due when execve's stub returns
     # seccomp (kernel/seccomp.c, 3.16): mode 0, 1 (strict) or 2 (filter); filters newest first
     cap_sys_admin: bool = True  # ringsim's processes run as root

@@ -352,7 +352,10 @@ class TestHandler32:
         assert p.read_mem(frame + 260, 8) == S.RT_SIGRETURN_RETCODE
         regs = p.registers()
         assert (regs["esi"], regs["edi"], regs["ebp"]) == (0x2222, 0x3333, 0x4444)
-        assert set(r.changed) <= {"eax", "eip", "eflags"}
+        assert set(r.changed) <= {"eax", "eip", "eflags", "fs"}
+        if kernel == "x86_64":
+            # RELOAD_SEG (ia32_signal.c 3.16) ORs 3 into the saved selector: fs 0 comes back 3.
+            assert r.changed.get("fs") == (0, 3)
         assert p.task.blocked == 0
 
     @pytest.mark.parametrize(("kernel", "vendor"), KERNELS_32)
@@ -401,3 +404,46 @@ class TestForceSig:
         assert p.syscall("prctl", 22, 2, fprog, 0, 0).ret == 0
         r = p.syscall("getpid")  # traps; SIGSYS is blocked, so force_sig_info makes it kill
         assert r.signal == 31 and p.task.killed_by == 31
+
+
+class TestReviewFixes:
+    def test_kill_finds_the_target_before_checking_the_signal(self, m):
+        """valid_signal is checked in check_kill_permission, after the target is found
+        (kernel/signal.c 3.x): kill(no such pid, 100) is -ESRCH, not -EINVAL."""
+        p = m.spawn("x86_64")
+        assert p.syscall("kill", 999, 100).errno == "ESRCH"
+        assert p.syscall("kill", p.pid, 100).errno == "EINVAL"
+
+    def test_resethand_keeps_flags_and_mask(self, m):
+        """SA_ONESHOT in get_signal_to_deliver resets only sa_handler: the flags, restorer and
+        mask a later rt_sigaction reads back are unchanged."""
+        p = m.spawn("x86_64")
+        flags = 0x0400_0000 | 0x8000_0000
+        _, restorer, _ = _install(p, SIGUSR1, flags=flags)
+        p.syscall("kill", p.pid, SIGUSR1)
+        assert p.task.sigactions[SIGUSR1] == (0, flags, restorer, 0)
+
+    def test_lowest_number_first(self, m):
+        """next_signal (kernel/signal.c 3.x): synchronous signals first, then the lowest number,
+        whatever order they were sent in: SIGUSR1 (10) before SIGTERM (15)."""
+        p = m.spawn("x86_64")
+        setp = p.alloc(16)
+        both = (1 << (SIGUSR1 - 1)) | (1 << (SIGTERM - 1))
+        p.write_mem(setp, both.to_bytes(8, "little"))
+        p.syscall("rt_sigprocmask", 0, setp, 0, 8)
+        p.syscall("kill", p.pid, SIGTERM)
+        p.syscall("kill", p.pid, SIGUSR1)
+        r = p.syscall("rt_sigprocmask", 1, setp, 0, 8)
+        assert r.signal == SIGUSR1  # 10 < 15: the lowest number goes first
+
+    def test_ptrace_cannot_change_cs_of_a_64_bit_tracee(self, m):
+        """set_segment_reg (arch/x86/kernel/ptrace.c 3.16): "Can't actually change these in
+        64-bit mode": POKEUSER cs on a 64-bit tracee is ignored, and returns 0."""
+        tracer, child = m.spawn("x86_64"), m.spawn("x86_64")
+        m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+        m.waitpid(child)
+        m.ptrace("PTRACE_SYSCALL", child)
+        child.syscall("getpid")
+        m.waitpid(child)
+        assert m.ptrace("PTRACE_POKEUSER", child, 17 * 8, 0x23).ret == 0
+        assert m.ptrace("PTRACE_PEEKUSER", child, 17 * 8).value == 0x33
