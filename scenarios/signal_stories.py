@@ -78,5 +78,48 @@ def i386_handler() -> list[str]:
     return out
 
 
+def restart_through_the_vdso() -> list[str]:
+    """A 32-bit read through __kernel_vsyscall (SYSENTER) sleeps on an empty pipe; a signal
+    with an SA_RESTART handler interrupts it; the call restarts on the vDSO's int $0x80."""
+    m = Machine.boot("x86_64", "intel", seed=1)
+    reader, writer = m.spawn("i386"), m.spawn("i386")
+    fds = reader.alloc(16)
+    reader.syscall("pipe", fds, via="int80", trace=False)
+    rfd, wfd = (int.from_bytes(reader.read_mem(fds + i, 4), "little") for i in (0, 4))
+    writer.task.fds[5] = reader.task.fds[wfd]  # the write end, shared as a fork would
+    code = reader.alloc(4096, executable=True)
+    reader.write_mem(code, assemble("ret", mode=32, address=code))
+    act = reader.alloc(32)
+    reader.write_mem(act, code.to_bytes(4, "little") + (0x1000_0000).to_bytes(4, "little"))
+    reader.syscall("rt_sigaction", SIGUSR1, act, 0, 8, via="int80", trace=False)
+    out = ["== A read interrupted by a signal, restarted through the vDSO's int $0x80 =="]
+    buf = reader.alloc(64)
+    r = reader.syscall("read", rfd, buf, 16)
+    out.append(f"pid {reader.pid}: read(pipe) through __kernel_vsyscall: {r.outcome}")
+    out += [f"   {e.where}: {e.what}" for e in r.trace or () if e.kind == "kernel"][-2:]
+    w = writer.syscall("kill", reader.pid, SIGUSR1, via="int80", trace=False)
+    out.append(f"pid {writer.pid}: kill({reader.pid}, SIGUSR1) = {w.ret}; the reader is woken")
+    out.append(f"Machine.schedule(): {m.schedule()} (handled, restarted, asleep again)")
+    msg = writer.alloc(16)
+    writer.write_mem(msg, b"hi!")
+    w = writer.syscall("write", 5, msg, 3, via="int80", trace=False)
+    out.append(f'pid {writer.pid}: write(pipe, "hi!", 3) = {w.ret}')
+    out.append(f"Machine.schedule(): {m.schedule()}")
+    result = reader.last_result
+    out.append(f"the reader's read = {result.ret}: {reader.read_mem(buf, 3)!r}")
+    back = reader.task.sysenter_return
+    out.append(
+        f"SYSENTER_RETURN is {back:#x}; the restart ip -= 2 lands on {back - 2:#x}, the "
+        "vDSO's int $0x80 (vdso32/sysenter.S keeps it there for this):"
+    )
+    keep = ("restart", "ERESTARTSYS", "ia32_setup_frame", "sigreturn", "woken")
+    for e in result.trace or ():
+        if e.kind == "kernel" and any(word in e.what or word in e.where for word in keep):
+            out.append(f"   {e.where}: {e.what}")
+        if e.kind == "cpu" and e.what in ("sysenter", "int 0x80"):
+            out.append(f"   ring 3 {e.address:#x} {e.what}")
+    return out
+
+
 def run() -> list[str]:
-    return [*x86_64_handler(), "", *i386_handler()]
+    return [*x86_64_handler(), "", *i386_handler(), "", *restart_through_the_vdso()]

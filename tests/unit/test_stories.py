@@ -34,3 +34,18 @@ class TestSignalHandler:
         assert "sys32_rt_sigreturn (arch/x86/ia32/ia32_signal.c)" in text
         assert "mov eax, 0xad (__kernel_rt_sigreturn)" in text
         assert "r12 after the handler clobbered it: 0x1212" in text
+
+
+class TestRestartStory:
+    def test_restart_lands_on_the_vdso_int80(self):
+        """The tour's restart story: the read entered by SYSENTER, slept, was interrupted
+        (-ERESTARTSYS), and came back through int $0x80 at SYSENTER_RETURN - 2."""
+        from scenarios import signal_stories
+
+        lines = signal_stories.restart_through_the_vdso()
+        text = "\n".join(lines)
+        assert "the reader's read = 3: b'hi!'" in text
+        assert "-ERESTARTSYS" in text and "ip -= 2" in text
+        note = next(line for line in lines if line.startswith("SYSENTER_RETURN is "))
+        target = note.split("lands on ")[1].split(",")[0]
+        assert f"ring 3 {target} int 0x80" in text
