@@ -621,7 +621,10 @@ def _deliver(k: Kernel, task: Task, signal: int) -> bool:
     if signal in _STOPPING:
         k.unmodeled.append("do_signal_stop")
         k.stop("not modeled", f"signal {signal} would stop the task (job control)")
-    traps.kill(k, signal, reason=f"signal {signal} delivered on the way back to user mode")
+    reason = task.fault_reason.pop(signal, None)
+    traps.kill(
+        k, signal, reason=reason or f"signal {signal} delivered on the way back to user mode"
+    )
     return False
 
 

@@ -394,10 +394,11 @@ def setup_rt_frame_64(k: Kernel, task: Task, sig: int, action: tuple[int, int, i
     put(sc + SIGCONTEXT_64["cs"], regs["cs"], 2)
     put(sc + SIGCONTEXT_64["gs"], 0, 2)
     put(sc + SIGCONTEXT_64["fs"], 0, 2)
-    put(sc + SIGCONTEXT_64["err"], 0)
-    put(sc + SIGCONTEXT_64["trapno"], 0)
+    trap_nr, error_code, cr2 = task.trap
+    put(sc + SIGCONTEXT_64["err"], error_code)
+    put(sc + SIGCONTEXT_64["trapno"], trap_nr)
     put(sc + SIGCONTEXT_64["oldmask"], task.blocked)
-    put(sc + SIGCONTEXT_64["cr2"], 0)
+    put(sc + SIGCONTEXT_64["cr2"], cr2)
     put(sc + SIGCONTEXT_64["fpstate"], 0)  # no FPU state used: used_math() is false
     put(uc + UC_SIGMASK, task.blocked)
     if uaccess.copy_to_user(k, frame, bytes(blob), "__setup_rt_frame"):
@@ -567,6 +568,9 @@ def setup_frame_32(
     put(sc + _SC32["esp_at_signal"], regs["sp"])
     put(sc + _SC32["ss"], regs["ss"])
     put(sc + _SC32["oldmask"], task.blocked & _M32)
+    put(sc + _SC32["trapno"], task.trap[0])
+    put(sc + _SC32["err"], task.trap[1])
+    put(sc + _SC32["cr2"], task.trap[2])
     if uaccess.copy_to_user(k, frame, bytes(blob), "setup_frame"):
         return -k.errno("EFAULT")
     P.write_slot(k, task, "sp", frame)

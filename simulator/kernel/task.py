@@ -81,6 +81,8 @@ class Task:
     siginfo: dict[int, tuple[int, int, dict[int, tuple[int, int]]]] = attrs.field(factory=dict)
     sigactions: dict[int, tuple[int, int, int, int]] = attrs.field(factory=dict)
     reaped: bool = False
+    fault_reason: dict[int, str] = attrs.field(factory=dict)  # signal -> the fault that sent it
+    trap: tuple[int, int, int] = (0, 0, 0)  # thread.trap_nr, error_code, cr2 of the last fault
     usersp: int = 0  # thread.usersp: the per-CPU old_rsp saved by __switch_to
     sleeping: int = 0  # the pipe number a blocked read waits on (TASK_INTERRUPTIBLE), or 0
     exec_event: bool = False  # a PTRACE_EVENT_EXEC stop is due when execve's stub returns

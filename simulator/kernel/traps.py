@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
+
 from simulator.kernel import linux316 as L
 
 if TYPE_CHECKING:
@@ -118,8 +120,95 @@ def exception(k: Kernel, vector: int, name: str) -> None:
     ):
         return
     signal, routine = TRAP_SIGNALS.get(vector, (SIGSEGV, f"{name} (arch/x86/kernel/traps.c)"))
+    if wide and k.current is not None:
+        user_fault(k, vector, signal, routine, sp, pushes_code, error_code, ip, detail)
+        return
     k.note(routine, f"user-mode {detail}: force_sig({SIGNAL_NAMES[signal]})")
     kill(k, signal, reason=detail)
+
+
+# si_code of the signal each user fault sends (include/uapi/asm-generic/siginfo.h) and
+# whether si_addr is the faulting instruction: do_trap_no_signal/do_error_trap's info, 3.16.
+_FAULT_INFO = {
+    0: (1, True),  # FPE_INTDIV, si_addr = ip
+    3: (0x80, False),  # SIGTRAP from int3: SI_KERNEL
+    4: (0x80, False),
+    5: (0x80, False),
+    6: (2, True),  # ILL_ILLOPN, si_addr = ip
+    13: (0x80, False),  # do_general_protection: force_sig, SI_KERNEL
+}
+
+
+def user_fault(
+    k: Kernel,
+    vector: int,
+    signal: int,
+    routine: str,
+    sp: int,
+    pushes_code: bool,
+    error_code: int | None,
+    ip: int,
+    detail: str,
+) -> None:
+    """A user-mode exception on x86_64 (3.16): error_entry's SWAPGS and full pt_regs (orig_ax
+    = -1: no system call to restart), the handler's force_sig_info with its siginfo
+    (#PF: SEGV_MAPERR for a page not present, SEGV_ACCERR for a protection fault, si_addr =
+    CR2), then error_exit: the exit work delivers the signal (a handler, a tracer's stop, or
+    the default action) and IRET returns to user mode."""
+    from simulator.cpu.registers import (
+        R8,
+        R9,
+        R10,
+        R11,
+        R12,
+        R13,
+        R14,
+        R15,
+        RAX,
+        RBP,
+        RBX,
+        RCX,
+        RDI,
+        RDX,
+        RSI,
+        RSP,
+    )  # fmt: skip
+    from simulator.cpu.segments import GS
+    from simulator.kernel import entry_64 as E
+    from simulator.kernel import signal as S
+
+    cpu = k.cpu
+    r = cpu.r
+    task = k.current
+    assert task is not None
+    rip_at = sp + (8 if pushes_code else 0)
+    base = rip_at - 16 * 8
+    values = [
+        r[x] for x in (R15, R14, R13, R12, RBP, RBX, R11, R10, R9, R8, RAX, RCX, RDX, RSI, RDI)
+    ]
+    k.kwrite_words(base, [*values, (1 << 64) - 1], 8)
+    kernel_gs = cpu.msr.values[0xC000_0102]
+    cpu.msr.values[0xC000_0102] = cpu.cache[GS].base
+    cpu.cache[GS] = attrs.evolve(cpu.cache[GS], base=kernel_gs)
+    k.note(
+        "error_entry (arch/x86/kernel/entry_64.S)",
+        f"{'' if pushes_code else 'pushq $-1; '}SWAPGS; SAVE_ALL: full pt_regs, orig_ax = -1 "
+        "(no system call to restart)",
+    )
+    if vector == 14:
+        code = 2 if (error_code or 0) & 1 else 1  # SEGV_ACCERR : SEGV_MAPERR
+        fields = {"addr": cpu.cr2}
+        what = f"{'SEGV_ACCERR' if code == 2 else 'SEGV_MAPERR'}, si_addr = CR2 {cpu.cr2:#x}"
+    else:
+        code, with_ip = _FAULT_INFO.get(vector, (0x80, False))
+        fields = {"addr": ip} if with_ip else {}
+        what = f"si_code {code:#x}" + (f", si_addr = ip {ip:#x}" if with_ip else "")
+    task.trap = (vector, error_code or 0, cpu.cr2 if vector == 14 else 0)
+    k.note(routine, f"user-mode {detail}: force_sig_info({SIGNAL_NAMES[signal]}, {what})")
+    task.fault_reason[signal] = detail
+    S.force_sig_info(k, task, signal, (0, code, fields))
+    r[RSP] = base + E.ARGOFFSET
+    r[16] = k.symbols["int_ret_from_sys_call"]  # error_exit -> retint_careful: the exit work
 
 
 VSYSCALL_ADDR = 0xFFFF_FFFF_FF60_0000

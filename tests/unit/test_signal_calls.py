@@ -447,3 +447,45 @@ class TestReviewFixes:
         m.waitpid(child)
         assert m.ptrace("PTRACE_POKEUSER", child, 17 * 8, 0x23).ret == 0
         assert m.ptrace("PTRACE_PEEKUSER", child, 17 * 8).value == 0x33
+
+
+class TestFaultSignals:
+    def test_sigsegv_handler_sees_cr2(self, m):
+        """A user #PF on x86_64 (3.16): error_entry's full pt_regs, force_sig_info(SIGSEGV)
+        with si_code SEGV_MAPERR and si_addr = CR2 (__bad_area_nosemaphore), delivered by the
+        exit work to the handler; the sigcontext carries trapno 14, err and cr2."""
+        p = m.spawn("x86_64")
+        marker = p.alloc(64)
+        body = (
+            f"mov rax, {marker}\nmov ecx, dword ptr [rsi+8]\nmov dword ptr [rax], ecx\n"
+            "mov rcx, qword ptr [rsi+16]\nmov qword ptr [rax+8], rcx\n"
+            "mov rcx, qword ptr [rdx+40+160]\nmov qword ptr [rax+16], rcx\n"
+            "mov rcx, qword ptr [rdx+40+176]\nmov qword ptr [rax+24], rcx\n"
+            "mov edi, 42\nmov eax, 231\nsyscall"
+        )
+        _install(p, 11, handler_body=body)
+        r = p.run("mov rax, qword ptr [0x5000]")
+        assert r.stop == "exit" and p.task.exit_code == 42 << 8
+        code, addr, trapno, cr2 = (
+            int.from_bytes(p.read_mem(marker + i, 8 if i else 4), "little") for i in (0, 8, 16, 24)
+        )
+        assert (code, addr, trapno, cr2) == (1, 0x5000, 14, 0x5000)
+
+    def test_sigsegv_without_handler_still_kills_with_the_fault_detail(self, m):
+        """With SIG_DFL the exit work's default action kills; the result names the fault."""
+        p = m.spawn("x86_64")
+        r = p.run("mov rax, qword ptr [0x5000]")
+        assert r.signal == 11 and "CR2 = 0x5000" in r.detail
+
+    def test_traced_fault_is_a_signal_delivery_stop(self, m):
+        """A traced task's SIGSEGV goes to its tracer first (ptrace_signal): status 0xb7f;
+        resuming with signal 0 discards it and the task refaults, with 11 it dies."""
+        tracer, child = m.spawn("x86_64"), m.spawn("x86_64")
+        m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+        m.waitpid(child)
+        m.ptrace("PTRACE_CONT", child)
+        assert child.run("mov rax, qword ptr [0x5000]").stop == "stopped"
+        assert m.waitpid(child).status == 0xB7F
+        m.ptrace("PTRACE_CONT", child, 0, 11)
+        w = m.waitpid(child)
+        assert w.signaled and w.termsig == 11
