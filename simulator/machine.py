@@ -352,13 +352,19 @@ class Machine:
         who = self._pid_of("waiter", waiter) if waiter is not None else (task.tracer or task.parent)
         if not who or who not in (task.tracer, task.parent) or task.reaped:
             return P.WaitResult(-abi.errno_number("ECHILD"), 0, "ECHILD")
-        report = P.wait_report(k, k.tasks[who], task)
+        report = P.wait_report(k, k.tasks[who], task, options)
         if report is not None:
             return report
         process = self.processes.get(target)
-        if process is not None and process._pending is not None and not task.stopped:
+        if (
+            process is not None
+            and process._pending is not None
+            and not task.stopped
+            and not task.job_stopped
+            and not task.sleeping
+        ):
             process._continue()
-            report = P.wait_report(k, k.tasks[who], task)
+            report = P.wait_report(k, k.tasks[who], task, options)
             if report is not None:
                 return report
         elif task.alive and not task.stopped and task.pending_signals:
@@ -366,7 +372,7 @@ class Machine:
             # interrupt that would bring it into the kernel is not modeled, so it takes the
             # signal where it stands: a signal-delivery stop for a tracer, else the default.
             P.idle_signal(k, task)
-            report = P.wait_report(k, k.tasks[who], task)
+            report = P.wait_report(k, k.tasks[who], task, options)
             if report is not None:
                 return report
         return P.WaitResult(0, 0)
@@ -380,7 +386,13 @@ class Machine:
         for pid in sorted(self.processes):
             process = self.processes[pid]
             task = process.task
-            if process._pending is None or task.stopped or task.sleeping or not task.alive:
+            if (
+                process._pending is None
+                or task.stopped
+                or task.job_stopped
+                or task.sleeping
+                or not task.alive
+            ):
                 continue
             process._continue()
             if process._pending is None:

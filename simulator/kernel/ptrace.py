@@ -619,8 +619,22 @@ def _deliver(k: Kernel, task: Task, signal: int) -> bool:
         S.handle_signal(k, task, signal, task.sigactions[signal])
         return True
     if signal in _STOPPING:
-        k.unmodeled.append("do_signal_stop")
-        k.stop("not modeled", f"signal {signal} would stop the task (job control)")
+        # do_signal_stop (kernel/signal.c): TASK_STOPPED with the signal as the group exit
+        # code, the parent told (CLD_STOPPED); a SIGCONT (or SIGKILL) wakes it.
+        task.job_stopped = True
+        task.job_status = (signal << 8) | 0x7F
+        parent = k.tasks.get(task.parent)
+        if parent is not None and parent.alive:
+            from simulator.kernel import signal as S2
+
+            S2.send(k, parent, 17, "do_notify_parent_cldstop, CLD_STOPPED")
+        k.note(
+            where("do_signal_stop", "kernel/signal.c"),
+            f"signal {signal}: default action stop: TASK_STOPPED until SIGCONT",
+        )
+        k.cpu.r[L_RIP] = k.symbols["ptrace_stop_resume"]
+        task.resume = ("job_continued",)
+        k.stop("stopped", f"stopped by signal {signal} (job control)")
     reason = task.fault_reason.pop(signal, None)
     traps.kill(
         k, signal, reason=reason or f"signal {signal} delivered on the way back to user mode"
@@ -659,7 +673,14 @@ def _syscall_woken(k: Kernel, task: Task, table: str, number: int, args, after, 
     k.call_or_sleep(table, number, tuple(args), after, tuple(extra))
 
 
+def _job_continued(k: Kernel, task: Task) -> None:
+    """Back from a job-control stop (SIGCONT or SIGKILL woke it): the exit work goes on."""
+    CONTINUATIONS[f"after_signal_{k.kind}"](k, TIF_WORK_MASK)
+    k.cpu.r[L_RIP] = k.symbols[_EXIT_FALLTHROUGH[k.kind]]
+
+
 _RESUME: dict[str, Callable[..., None]] = {
+    "job_continued": _job_continued,
     "syscall_sleep": _syscall_woken,
     "enter_reported": _enter_reported,
     "leave_reported": _leave_reported,
@@ -960,8 +981,12 @@ class WaitResult:
         return self.status & 0x7F
 
 
-def wait_report(k: Kernel, waiter: Task, child: Task) -> WaitResult | None:
-    """wait_task_stopped(ptrace=1) / wait_task_zombie: the child's reportable state, or None."""
+WUNTRACED, WCONTINUED = 2, 8
+
+
+def wait_report(k: Kernel, waiter: Task, child: Task, options: int = 0) -> WaitResult | None:
+    """wait_task_zombie, wait_task_stopped (ptrace=1 for a tracee; WUNTRACED for a
+    job-control stop) and wait_task_continued (WCONTINUED): the child's reportable state."""
     if not child.alive:
         if child.reaped:
             return None
@@ -980,6 +1005,19 @@ def wait_report(k: Kernel, waiter: Task, child: Task) -> WaitResult | None:
             f"pid {child.pid}: traced stop, status {status:#x} (exit_code cleared)",
         )
         return WaitResult(child.pid, status)
+    if child.job_status and (options & WUNTRACED or child.tracer == waiter.pid):
+        status = child.job_status if child.job_stopped else 0
+        if child.job_stopped:
+            child.job_status = 0
+            k.note(
+                where("wait_task_stopped", "kernel/exit.c"),
+                f"pid {child.pid}: stopped, {status:#x}",
+            )
+            return WaitResult(child.pid, status)
+    if child.continued and options & WCONTINUED:
+        child.continued = False
+        k.note(where("wait_task_continued", "kernel/exit.c"), f"pid {child.pid}: continued")
+        return WaitResult(child.pid, 0xFFFF)
     return None
 
 
@@ -1050,7 +1088,7 @@ def sys_wait4(k: Kernel, pid: int, status_addr: int, options: int, rusage: int, 
         k.note(where("do_wait", "kernel/exit.c"), "no such child: -ECHILD")
         return -abi.errno_number("ECHILD")
     for child in candidates:
-        report = wait_report(k, task, child)
+        report = wait_report(k, task, child, options)
         if report is None:
             continue
         if status_addr and not uaccess.put_user(k, status_addr, report.status, 4):

@@ -48,6 +48,19 @@ def send(k: Kernel, task: Task, sig: int, why: str) -> None:
     TIF_SIGPENDING set when it is not blocked (recalc_sigpending)."""
     from simulator.kernel import linux316 as L
 
+    # prepare_signal (kernel/signal.c): SIGCONT wakes a stopped task and drops pending stop
+    # signals; a stop signal drops a pending SIGCONT; SIGKILL wakes a stopped task too.
+    if sig == 18:
+        task.pending_signals[:] = [s for s in task.pending_signals if s not in (19, 20, 21, 22)]
+        if task.job_stopped:
+            task.job_stopped = False
+            task.job_status = 0
+            task.continued = True
+            k.note("prepare_signal (kernel/signal.c)", f"SIGCONT: pid {task.pid} continues")
+    elif sig in (19, 20, 21, 22) and 18 in task.pending_signals:
+        task.pending_signals.remove(18)
+    if sig == SIGKILL and task.job_stopped:
+        task.job_stopped = False
     if (
         is_ignored(task, sig)
         and not task.blocked & sigmask(sig)

@@ -84,6 +84,9 @@ class Task:
     fault_reason: dict[int, str] = attrs.field(factory=dict)  # signal -> the fault that sent it
     trap: tuple[int, int, int] = (0, 0, 0)  # thread.trap_nr, error_code, cr2 of the last fault
     usersp: int = 0  # thread.usersp: the per-CPU old_rsp saved by __switch_to
+    job_stopped: bool = False  # TASK_STOPPED by SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU
+    job_status: int = 0  # the stop status a WUNTRACED wait reports once
+    continued: bool = False  # a SIGCONT a WCONTINUED wait reports once
     sleeping: int = 0  # the pipe number a blocked read waits on (TASK_INTERRUPTIBLE), or 0
     exec_event: bool = False  # a PTRACE_EVENT_EXEC stop is due when execve's stub returns
     # seccomp (kernel/seccomp.c, 3.16): mode 0, 1 (strict) or 2 (filter); filters newest first

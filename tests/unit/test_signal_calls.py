@@ -489,3 +489,30 @@ class TestFaultSignals:
         m.ptrace("PTRACE_CONT", child, 0, 11)
         w = m.waitpid(child)
         assert w.signaled and w.termsig == 11
+
+
+class TestJobControl:
+    def test_stop_and_continue(self, m):
+        """SIGSTOP's default action (do_signal_stop): TASK_STOPPED; the parent's wait with
+        WUNTRACED reports (SIGSTOP << 8) | 0x7f once; SIGCONT (prepare_signal) wakes it, a
+        WCONTINUED wait reports 0xffff, and the call it was making finishes."""
+        parent = m.spawn("x86_64")
+        child = m.spawn("x86_64", parent=parent)
+        r = child.syscall("kill", child.pid, SIGSTOP)
+        assert r.outcome == "stopped"
+        assert m.waitpid(child).pid == 0  # without WUNTRACED nothing to report
+        assert m.waitpid(child, 2).status == 0x137F
+        assert m.waitpid(child, 2).pid == 0  # reported once
+        assert parent.syscall("kill", child.pid, 18).ret == 0  # SIGCONT
+        assert m.waitpid(child, 8).status == 0xFFFF
+        assert m.schedule() == [(child.pid, "returned")]
+        assert child.last_result.ret == 0
+
+    def test_sigkill_ends_a_stopped_task(self, m):
+        """SIGKILL wakes a stopped task, which dies of it."""
+        parent = m.spawn("x86_64")
+        child = m.spawn("x86_64", parent=parent)
+        child.syscall("kill", child.pid, 20)  # SIGTSTP: stop too
+        assert parent.syscall("kill", child.pid, SIGKILL).ret == 0
+        assert m.schedule() == [(child.pid, "signal")]
+        assert m.waitpid(child).termsig == SIGKILL
