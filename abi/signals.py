@@ -577,6 +577,26 @@ RT_SIGFRAME_64 = c_struct(
     ("uc", UCONTEXT_64),
     ("info", SIGINFO_64),
 )
+#: struct ucontext_x32 (arch/x86/include/asm/sigframe.h, CONFIG_X86_X32_ABI): 32-bit flags,
+#: link and stack, uc__pad0 "needed for alignment", the 64-bit sigcontext, a compat mask.
+UCONTEXT_X32 = c_struct(
+    "ucontext_x32",
+    _SIGFRAME_H,
+    ("uc_flags", 4, 4),
+    ("uc_link", 4, 4),
+    ("uc_stack", COMPAT_STACK),
+    ("uc__pad0", 4, 4),
+    ("uc_mcontext", SIGCONTEXT_64),
+    ("uc_sigmask", COMPAT_SIGSET),
+)
+#: struct rt_sigframe_x32 (sigframe.h): u64 pretcode, ucontext_x32, compat_siginfo_t.
+RT_SIGFRAME_X32 = c_struct(
+    "rt_sigframe_x32",
+    _SIGFRAME_H,
+    ("pretcode", 8, 8),
+    ("uc", UCONTEXT_X32),
+    ("info", COMPAT_SIGINFO),
+)
 #: struct rt_sigframe_ia32 (sigframe.h, CONFIG_IA32_EMULATION): 268 bytes.
 RT_SIGFRAME_IA32 = c_struct(
     "rt_sigframe_ia32",
@@ -659,6 +679,8 @@ LAYOUTS: Mapping[str, CStruct] = MappingProxyType(
     {
         layout.name: layout
         for layout in (
+            UCONTEXT_X32,
+            RT_SIGFRAME_X32,
             SIGSET_64,
             SIGSET_32,
             COMPAT_SIGSET,

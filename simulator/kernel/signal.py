@@ -326,9 +326,7 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
     if flags & SA_RESETHAND:
         # get_signal_to_deliver: SA_ONESHOT resets only the handler, before the frame.
         task.sigactions[sig] = (SIG_DFL, flags, restorer, mask)
-    if task.abi == "x32":
-        k.unmodeled.append("x32_setup_rt_frame")
-        k.stop("not modeled", f"signal {sig} has a handler: the x32 frame is not modeled yet")
+
     if P.syscall_nr(k, task) >= 0:
         raw_ax = P.read_slot(k, task, "ax")
         # syscall_get_error: (long)(int) for a TS_COMPAT call.
@@ -349,7 +347,7 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
     if task.abi == "i386":
         failed = setup_frame_32(k, task, sig, action, rt=bool(flags & SA_SIGINFO))
     else:
-        failed = setup_rt_frame_64(k, task, sig, action)
+        failed = setup_rt_frame_64(k, task, sig, action, x32=task.abi == "x32")
     if failed:
         # A frame that cannot be written: force_sigsegv (signal_setup_done with failed).
         k.note("signal_setup_done (kernel/signal.c)", "the frame could not be written")
@@ -368,40 +366,54 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
     _ = (handler_address, restorer)
 
 
-def setup_rt_frame_64(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, int]) -> int:
-    """__setup_rt_frame (x86_64): get_sigframe (128-byte red zone, round_down 16, -8), the
-    siginfo (SA_SIGINFO), the ucontext with setup_sigcontext's copy of pt_regs, the return
-    address sa_restorer (x86-64 always uses SA_RESTORER), then rdi = sig, rsi = &info,
-    rdx = &uc, rax = 0, rip = handler, rsp = frame, cs = __USER_CS. Returns 0 or -EFAULT."""
+def _frame64(x32: bool) -> tuple:
+    """(frame layout, ucontext layout, pointer size of uc_flags/uc_link and the stack_t,
+    siginfo wide?) for the x86_64 rt_sigframe or x32's rt_sigframe_x32."""
+    if x32:
+        return _ABI.RT_SIGFRAME_X32, _ABI.UCONTEXT_X32, 4, False
+    return _ABI.RT_SIGFRAME_64, _ABI.UCONTEXT_64, 8, True
+
+
+def setup_rt_frame_64(
+    k: Kernel, task: Task, sig: int, action: tuple[int, int, int, int], *, x32: bool = False
+) -> int:
+    """__setup_rt_frame (x86_64) and x32_setup_rt_frame (arch/x86/kernel/signal.c, 3.16):
+    get_sigframe (128-byte red zone, round_down 16, -8), the siginfo (SA_SIGINFO; the compat
+    layout for x32), the ucontext (ucontext_x32 for x32) with setup_sigcontext's copy of
+    pt_regs, the return address sa_restorer (required: "x86-64 should always use
+    SA_RESTORER"), then rdi = sig, rsi = &info, rdx = &uc, rip = handler, rsp = frame,
+    cs = __USER_CS; x86_64 also sets rax = 0, x32 loads ds = es = ss = __USER_DS.
+    Returns 0 or -EFAULT."""
     from simulator.kernel import linux316 as L
     from simulator.kernel import ptrace as P
 
+    layout, uc_layout, word, wide_info = _frame64(x32)
+    size = layout.sizeof
     handler_address, flags, restorer, _ = action
     regs = {name: P.read_slot(k, task, name) for name in (*_SC_REGS, "cs", "orig_ax")}
     sp = regs["sp"] - 128  # the red zone
-    frame = ((sp - RT_SIGFRAME_64_SIZE) & ~0xF) - 8
-    if not uaccess.access_ok(k, frame, RT_SIGFRAME_64_SIZE):
+    frame = ((sp - size) & ~0xF) - 8
+    if not uaccess.access_ok(k, frame, size):
         return -k.errno("EFAULT")
-    blob = bytearray(RT_SIGFRAME_64_SIZE)
+    blob = bytearray(size)
 
     def put(offset: int, value: int, size: int = 8) -> None:
         blob[offset : offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
-    info = RT_SIGFRAME_64["info"]
+    info = layout.offset_of_path("info")
     if flags & SA_SIGINFO:
-        # copy_siginfo_to_user: signo, errno, code, then the union member the code selects.
-        for offset, value, size in siginfo_bytes(task, sig, wide=True):
-            put(info + offset, value, size)
-    uc = RT_SIGFRAME_64["uc"]
-    put(uc + UC_FLAGS, 0)  # no xsave in ringsim's CPU: cpu_has_xsave is false
-    put(uc + UC_LINK, 0)
-    put(uc + UC_STACK + 0, 0)  # ss_sp
-    put(uc + UC_STACK + 8, SS_DISABLE, 4)  # ss_flags: no sigaltstack
-    put(uc + UC_STACK + 16, 0)  # ss_size
+        # copy_siginfo_to_user(32): signo, errno, code, then the member the code selects.
+        for offset, value, size_ in siginfo_bytes(task, sig, wide=wide_info):
+            put(info + offset, value, size_)
+    uc = layout.offset_of_path("uc")
+    put(uc + uc_layout.offset_of_path("uc_flags"), 0, word)  # cpu_has_xsave is false here
+    put(uc + uc_layout.offset_of_path("uc_link"), 0, word)
+    stack = uc + uc_layout.offset_of_path("uc_stack")
+    put(stack + (8 if word == 8 else 4), SS_DISABLE, 4)  # ss_flags: no sigaltstack
     if not flags & SA_RESTORER:
-        return -k.errno("EFAULT")  # "x86-64 should always use SA_RESTORER"
-    put(RT_SIGFRAME_64["pretcode"], restorer)
-    sc = uc + UC_MCONTEXT
+        return -k.errno("EFAULT")
+    put(layout.offset_of_path("pretcode"), restorer)
+    sc = uc + uc_layout.offset_of_path("uc_mcontext")
     for name in _SC_REGS:
         put(sc + SIGCONTEXT_64[name], regs[name])
     put(sc + SIGCONTEXT_64["cs"], regs["cs"], 2)
@@ -413,22 +425,30 @@ def setup_rt_frame_64(k: Kernel, task: Task, sig: int, action: tuple[int, int, i
     put(sc + SIGCONTEXT_64["oldmask"], task.blocked)
     put(sc + SIGCONTEXT_64["cr2"], cr2)
     put(sc + SIGCONTEXT_64["fpstate"], 0)  # no FPU state used: used_math() is false
-    put(uc + UC_SIGMASK, task.blocked)
-    if uaccess.copy_to_user(k, frame, bytes(blob), "__setup_rt_frame"):
+    put(uc + uc_layout.offset_of_path("uc_sigmask"), task.blocked)
+    routine = "x32_setup_rt_frame" if x32 else "__setup_rt_frame"
+    if uaccess.copy_to_user(k, frame, bytes(blob), routine):
         return -k.errno("EFAULT")
     P.write_slot(k, task, "di", sig)
-    P.write_slot(k, task, "ax", 0)
+    if not x32:
+        P.write_slot(k, task, "ax", 0)
     P.write_slot(k, task, "si", frame + info)
     P.write_slot(k, task, "dx", frame + uc)
     P.write_slot(k, task, "ip", handler_address)
     P.write_slot(k, task, "sp", frame)
     P.write_slot(k, task, "cs", L.USER_CS_64)
+    if x32:
+        for segment in ("ds", "es"):
+            if k.cpu.load_segment(segment, L.USER_DS_64) is not None:
+                return -k.errno("EFAULT")
+        P.write_slot(k, task, "ss", L.USER_DS_64)
     flags_now = P.read_slot(k, task, "flags") & ~(0x400 | 0x10000 | 0x100)
     P.write_slot(k, task, "flags", flags_now)  # DF, RF, TF cleared for the handler
     k.note(
-        "__setup_rt_frame (arch/x86/kernel/signal.c)",
-        f"rt_sigframe at {frame:#x} (pretcode = sa_restorer {restorer:#x}, uc at +8, info at "
-        f"+{info}); rdi = {sig}, rsi = &info, rdx = &uc, rip = handler {handler_address:#x}",
+        f"{routine} (arch/x86/kernel/signal.c)",
+        f"{layout.name} at {frame:#x} (pretcode = sa_restorer {restorer:#x}, uc at +{uc}, "
+        f"info at +{info}); rdi = {sig}, rsi = &info, rdx = &uc, rip = handler "
+        f"{handler_address:#x}",
     )
     return 0
 
@@ -439,16 +459,32 @@ def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
     restore_sigcontext puts every register back (cs with RPL 3, flags only in FIX_EFLAGS,
     orig_ax = -1 so no restart check follows); returns the saved ax. A frame that cannot be
     read is signal_fault: SIGSEGV."""
-    from simulator.kernel import ptrace as P
 
     task = k.current
     assert task is not None
     if k.kind == "i386":
         return sigreturn_32(k, rt=True)  # the i386 kernel's sys_rt_sigreturn
+    return _rt_sigreturn_64(k, task, x32=False)
+
+
+@handler("sys32_x32_rt_sigreturn", "arch/x86/kernel/signal.c")
+def sys32_x32_rt_sigreturn(k: Kernel, *_: int) -> int:
+    """x32's rt_sigreturn (513 | __X32_SYSCALL_BIT, stub_x32_rt_sigreturn): the
+    rt_sigframe_x32 at sp - 8, then restore_sigcontext as for x86_64."""
+    task = k.current
+    assert task is not None
+    return _rt_sigreturn_64(k, task, x32=True)
+
+
+def _rt_sigreturn_64(k: Kernel, task: Task, *, x32: bool) -> int:
+    from simulator.kernel import ptrace as P
+
+    layout, uc_layout, _, _ = _frame64(x32)
+    size = layout.sizeof
     frame = P.read_slot(k, task, "sp") - 8
     raw = None
-    if uaccess.access_ok(k, frame, RT_SIGFRAME_64_SIZE):
-        data, missing = uaccess.copy_from_user(k, frame, RT_SIGFRAME_64_SIZE, "rt_sigreturn")
+    if uaccess.access_ok(k, frame, size):
+        data, missing = uaccess.copy_from_user(k, frame, size, "rt_sigreturn")
         raw = None if missing else data
     if raw is None:
         k.note("signal_fault (arch/x86/kernel/signal.c)", f"bad frame at {frame:#x}: SIGSEGV")
@@ -460,10 +496,10 @@ def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
     def get(offset: int, size: int = 8) -> int:
         return int.from_bytes(raw[offset : offset + size], "little")
 
-    uc = RT_SIGFRAME_64["uc"]
-    task.blocked = get(uc + UC_SIGMASK) & ~_UNBLOCKABLE
+    uc = layout.offset_of_path("uc")
+    task.blocked = get(uc + uc_layout.offset_of_path("uc_sigmask")) & ~_UNBLOCKABLE
     recalc_sigpending(task)
-    sc = uc + UC_MCONTEXT
+    sc = uc + uc_layout.offset_of_path("uc_mcontext")
     for name in _SC_REGS:
         if name in ("ax", "flags"):
             continue
@@ -475,7 +511,7 @@ def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
     P.write_slot(k, task, "orig_ax", _M64)
     ax = get(sc + SIGCONTEXT_64["ax"])
     k.note(
-        "sys_rt_sigreturn (arch/x86/kernel/signal.c)",
+        f"{'sys32_x32_rt_sigreturn' if x32 else 'sys_rt_sigreturn'} (arch/x86/kernel/signal.c)",
         f"frame at {frame:#x}: blocked = {task.blocked:#x}; restore_sigcontext: every register "
         f"back (rip {get(sc + SIGCONTEXT_64['ip']):#x}, rcx {get(sc + SIGCONTEXT_64['cx']):#x},"
         f" r11 {get(sc + SIGCONTEXT_64['r11']):#x}); orig_ax = -1; return ax = {ax:#x}",

@@ -616,3 +616,27 @@ class TestConsistency:
         assert abi.RT_SIGFRAME_64 is S.RT_SIGFRAME_64
         assert abi.default_action(9) == "terminate"
         assert abi.SA_RESTORER == 0x04000000
+
+
+def test_x32_frame_layout():
+    """struct ucontext_x32 and struct rt_sigframe_x32 (arch/x86/include/asm/sigframe.h, the
+    same text from 3.x to 6.x): 32-bit flags/link/compat stack_t, uc__pad0 "needed for
+    alignment", the 64-bit sigcontext at 24, the compat mask at 280 (288 bytes); the frame is
+    a u64 pretcode, the ucontext at 8 and a compat_siginfo_t at 296 (424 bytes)."""
+    from abi import signals as S
+
+    assert [(f.name, f.offset) for f in S.UCONTEXT_X32.fields] == [
+        ("uc_flags", 0),
+        ("uc_link", 4),
+        ("uc_stack", 8),
+        ("uc__pad0", 20),
+        ("uc_mcontext", 24),
+        ("uc_sigmask", 280),
+    ]
+    assert S.UCONTEXT_X32.sizeof == 288
+    assert [(f.name, f.offset) for f in S.RT_SIGFRAME_X32.fields] == [
+        ("pretcode", 0),
+        ("uc", 8),
+        ("info", 296),
+    ]
+    assert S.RT_SIGFRAME_X32.sizeof == 424

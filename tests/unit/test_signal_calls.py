@@ -59,14 +59,34 @@ class TestSigaction:
         p = m.spawn("x86_64")
         assert p.syscall("rt_sigaction", SIGTERM, 0x5000_0000, 0, 8).errno == "EFAULT"
 
-    def test_handler_delivery_x32_is_not_modeled_yet(self, m):
-        """A caught signal in an x32 process needs x32_setup_rt_frame, not modeled yet: the
-        run says so rather than pretend."""
+    def test_x32_handler(self, m):
+        """x32_setup_rt_frame (arch/x86/kernel/signal.c 3.16): an rt_sigframe_x32 (424 bytes:
+        u64 pretcode, ucontext_x32 with the 64-bit sigcontext at +24, compat siginfo at +296);
+        rdi = sig, rsi = &info, rdx = &uc; sys32_x32_rt_sigreturn (513 | the x32 bit) puts
+        every register back."""
+        from simulator.cpu.assembler import assemble
+
         p = m.spawn("x32")
-        act = _sigaction(p, 0x401000, 0x0400_0000, 0x402000, word=4)
+        code = p.alloc(4096, executable=True)
+        marker = p.alloc(64)
+        body = (
+            f"mov eax, {marker}\nmov qword ptr [rax], rdi\nmov qword ptr [rax+8], rsi\n"
+            "mov qword ptr [rax+16], rdx\nmov qword ptr [rax+24], rsp\nmov r12, rdi\nret"
+        )
+        p.write_mem(code, assemble(body, mode=64, address=code))
+        restorer = code + 0x200
+        p.write_mem(restorer, assemble("mov eax, 0x40000201\nsyscall", mode=64, address=restorer))
+        act = _sigaction(p, code, 0x0400_0000 | 0x4, restorer, word=4)
         assert p.syscall("rt_sigaction", SIGUSR1, act, 0, 8).ret == 0
+        p.set_registers({"r12": 0x1212})
         r = p.syscall("kill", p.pid, SIGUSR1)
-        assert r.outcome == "not modeled"
+        assert r.outcome == "returned" and r.ret == 0
+        rdi, rsi, rdx, rsp = (
+            int.from_bytes(p.read_mem(marker + i, 8), "little") for i in (0, 8, 16, 24)
+        )
+        assert (rdi, rsi - rsp, rdx - rsp) == (SIGUSR1, 296, 8)
+        assert int.from_bytes(p.read_mem(rsp, 8), "little") == restorer
+        assert p.registers()["r12"] == 0x1212
 
 
 class TestMask:
