@@ -349,11 +349,18 @@ def handle_signal(k: Kernel, task: Task, sig: int, action: tuple[int, int, int, 
     else:
         failed = setup_rt_frame_64(k, task, sig, action, x32=task.abi == "x32")
     if failed:
-        # A frame that cannot be written: force_sigsegv (signal_setup_done with failed).
-        k.note("signal_setup_done (kernel/signal.c)", "the frame could not be written")
-        from simulator.kernel import traps
-
-        traps.kill(k, traps.SIGSEGV, reason=f"no room for the frame of signal {sig}")
+        # signal_setup_done(failed): force_sigsegv; the mask is left as it was. A SIGSEGV
+        # whose own frame failed loses its handler, so the next one kills.
+        k.note(
+            "signal_setup_done -> force_sigsegv (kernel/signal.c)",
+            f"the frame of signal {sig} could not be written: SIGSEGV",
+        )
+        if sig == 11:
+            old = task.sigactions.get(11, (SIG_DFL, 0, 0, 0))
+            task.sigactions[11] = (SIG_DFL, old[1], old[2], old[3])
+        task.fault_reason[11] = f"no room for the frame of signal {sig}"
+        force_sig_info(k, task, 11, (0, SI_KERNEL, {}))
+        return
     blocked = task.blocked | mask
     if not flags & SA_NODEFER:
         blocked |= sigmask(sig)

@@ -14,13 +14,15 @@ CASES = [
     ("x86_64", "amd", "i386", "kernel_vsyscall", ["syscall", "int 0x80", "syscall"]),
     ("x86_64", "intel", "i386", "int80", ["int 0x80", "int 0x80", "int 0x80"]),
     ("i386", "intel", "i386", "kernel_vsyscall", ["sysenter", "int 0x80", "int 0x80"]),
+    ("i386", "intel", "i386", "int80", ["int 0x80", "int 0x80", "int 0x80"]),
+    ("x86_64", "intel", "x32", "syscall", ["syscall", "syscall", "syscall"]),
 ]
 
 
 def _setup(kernel, vendor, abi_name, flags):
     m = Machine.boot(kernel=kernel, cpu=vendor)
     reader, writer = m.spawn(abi_name), m.spawn(abi_name)
-    wide = abi_name == "x86_64"
+    wide = abi_name in ("x86_64", "x32")
     plain = "syscall" if wide else "int80"
     fds = reader.alloc(16)
     assert reader.syscall("pipe", fds, via=plain).ret == 0
@@ -30,8 +32,13 @@ def _setup(kernel, vendor, abi_name, flags):
     reader.write_mem(code, assemble("ret", mode=64 if wide else 32, address=code))
     if wide:
         restorer = code + 0x100
-        reader.write_mem(restorer, assemble("mov eax, 15\nsyscall", mode=64, address=restorer))
-        act = b"".join(v.to_bytes(8, "little") for v in (code, flags | SA_RESTORER, restorer, 0))
+        number = 15 if abi_name == "x86_64" else 0x4000_0201  # rt_sigreturn; x32's 513
+        reader.write_mem(
+            restorer, assemble(f"mov eax, {number}\nsyscall", mode=64, address=restorer)
+        )
+        size = 8 if abi_name == "x86_64" else 4
+        act = b"".join(v.to_bytes(size, "little") for v in (code, flags | SA_RESTORER, restorer))
+        act += bytes(8)
     else:
         act = code.to_bytes(4, "little") + flags.to_bytes(4, "little") + bytes(12)
     where = reader.alloc(32)

@@ -254,8 +254,8 @@ class TestHandler64:
         assert p.syscall("kill", p.pid, SIGUSR1).signal == SIGUSR1
 
     def test_no_restorer_is_sigsegv(self, m):
-        """x86-64 should always use SA_RESTORER: without it __setup_rt_frame fails and the task
-        gets SIGSEGV (force_sigsegv)."""
+        """x86-64 should always use SA_RESTORER: without it __setup_rt_frame fails and
+        signal_setup_done's force_sigsegv queues SIGSEGV, whose default action kills."""
         p = m.spawn("x86_64")
         _install(p, SIGUSR1, flags=0x4)
         assert p.syscall("kill", p.pid, SIGUSR1).signal == 11
