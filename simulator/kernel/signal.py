@@ -709,10 +709,8 @@ def sigreturn_32(k: Kernel, *, rt: bool) -> int:
         if value == k.cpu.sel[index[segment]]:
             continue
         if segment == "gs":
-            # load_gs_index loads the user's GS between two SWAPGS, leaving the kernel's
-            # GS base alone; ringsim does not model that dance.
-            k.unmodeled.append("load_gs_index")
-            k.stop("not modeled", f"sigreturn changes gs to {value:#x} (load_gs_index)")
+            _load_gs_index(k, value, source)
+            continue
         if k.cpu.load_segment(segment, value) is not None:
             # loadsegment's exception-table fixup loads the null selector instead.
             k.note(f"loadsegment ({source})", f"{segment} = {value:#x} faults: null loaded")
@@ -734,6 +732,26 @@ def sigreturn_32(k: Kernel, *, rt: bool) -> int:
         f"return eax = {ax:#x}",
     )
     return ax
+
+
+def _load_gs_index(k: Kernel, value: int, source: str) -> None:
+    """load_gs_index (native_load_gs_index: swapgs; movl %edi,%gs; swapgs): the user's GS
+    selector changes and its base goes to IA32_KERNEL_GS_BASE, while the kernel's GS base
+    stays; a selector that faults loads the null one (the exception-table fixup). A null
+    selector leaves the user's base as it was (the Intel behaviour; AMD clears it)."""
+    import attrs as _attrs
+
+    cpu = k.cpu
+    kernel_base = cpu.cache[5].base
+    user_base = cpu.msr.values[0xC000_0102]
+    if cpu.load_segment("gs", value) is not None:
+        k.note(f"load_gs_index ({source})", f"gs = {value:#x} faults: null loaded")
+        value = 0
+        cpu.load_segment("gs", 0)
+    if value & ~3:
+        user_base = cpu.cache[5].base
+    cpu.msr.values[0xC000_0102] = user_base
+    cpu.cache[5] = _attrs.evolve(cpu.cache[5], base=kernel_base)
 
 
 @handler("sys32_rt_sigreturn", "arch/x86/ia32/ia32_signal.c")

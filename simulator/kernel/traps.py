@@ -120,8 +120,11 @@ def exception(k: Kernel, vector: int, name: str) -> None:
     ):
         return
     signal, routine = TRAP_SIGNALS.get(vector, (SIGSEGV, f"{name} (arch/x86/kernel/traps.c)"))
-    if wide and k.current is not None:
-        user_fault(k, vector, signal, routine, sp, pushes_code, error_code, ip, detail)
+    if k.current is not None:
+        if wide:
+            user_fault(k, vector, signal, routine, sp, pushes_code, error_code, ip, detail)
+        else:
+            user_fault_32(k, vector, signal, routine, sp, pushes_code, error_code, ip, detail)
         return
     k.note(routine, f"user-mode {detail}: force_sig({SIGNAL_NAMES[signal]})")
     kill(k, signal, reason=detail)
@@ -137,6 +140,61 @@ _FAULT_INFO = {
     6: (2, True),  # ILL_ILLOPN, si_addr = ip
     13: (0x80, False),  # do_general_protection: force_sig, SI_KERNEL
 }
+
+
+def _fault_info(k: Kernel, vector: int, error_code: int | None, ip: int) -> tuple:
+    cpu = k.cpu
+    if vector == 14:
+        code = 2 if (error_code or 0) & 1 else 1  # SEGV_ACCERR : SEGV_MAPERR
+        what = f"{'SEGV_ACCERR' if code == 2 else 'SEGV_MAPERR'}, si_addr = CR2 {cpu.cr2:#x}"
+        return code, {"addr": cpu.cr2}, what
+    code, with_ip = _FAULT_INFO.get(vector, (0x80, False))
+    what = f"si_code {code:#x}" + (f", si_addr = ip {ip:#x}" if with_ip else "")
+    return code, ({"addr": ip} if with_ip else {}), what
+
+
+def user_fault_32(
+    k: Kernel,
+    vector: int,
+    signal: int,
+    routine: str,
+    sp: int,
+    pushes_code: bool,
+    error_code: int | None,
+    ip: int,
+    detail: str,
+) -> None:
+    """A user-mode exception on the i386 kernel (entry_32.S error_code, 3.16): pt_regs built
+    under the hardware frame (orig_eax = -1), force_sig_info with its siginfo, then
+    resume_userspace's work (the signal: a handler, a tracer's stop or the default action)
+    and restore_all's IRET."""
+    from simulator.cpu.registers import RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP
+    from simulator.kernel import entry_32 as E32
+    from simulator.kernel import ptrace as P
+    from simulator.kernel import signal as S
+
+    cpu = k.cpu
+    r = cpu.r
+    task = k.current
+    assert task is not None
+    eip_at = sp + (4 if pushes_code else 0)
+    base = eip_at - 12 * 4
+    words = [r[x] & 0xFFFF_FFFF for x in (RBX, RCX, RDX, RSI, RDI, RBP, RAX)]
+    words += [cpu.sel[3], cpu.sel[0], cpu.sel[4], cpu.sel[5], 0xFFFF_FFFF]
+    k.kwrite_words(base, words, 4)
+    k.note(
+        "error_code (arch/x86/kernel/entry_32.S)",
+        f"{'' if pushes_code else 'pushl $-1; '}the registers saved as pt_regs, "
+        "orig_eax = -1 (no system call to restart)",
+    )
+    code, fields, what = _fault_info(k, vector, error_code, ip)
+    task.trap = (vector, error_code or 0, cpu.cr2 if vector == 14 else 0)
+    k.note(routine, f"user-mode {detail}: force_sig_info({SIGNAL_NAMES[signal]}, {what})")
+    task.fault_reason[signal] = detail
+    S.force_sig_info(k, task, signal, (0, code, fields))
+    r[RSP] = base
+    E32._resume_userspace(k, P.TIF_WORK_MASK)
+    r[16] = k.symbols["restore_all"]
 
 
 def user_fault(
@@ -195,14 +253,7 @@ def user_fault(
         f"{'' if pushes_code else 'pushq $-1; '}SWAPGS; SAVE_ALL: full pt_regs, orig_ax = -1 "
         "(no system call to restart)",
     )
-    if vector == 14:
-        code = 2 if (error_code or 0) & 1 else 1  # SEGV_ACCERR : SEGV_MAPERR
-        fields = {"addr": cpu.cr2}
-        what = f"{'SEGV_ACCERR' if code == 2 else 'SEGV_MAPERR'}, si_addr = CR2 {cpu.cr2:#x}"
-    else:
-        code, with_ip = _FAULT_INFO.get(vector, (0x80, False))
-        fields = {"addr": ip} if with_ip else {}
-        what = f"si_code {code:#x}" + (f", si_addr = ip {ip:#x}" if with_ip else "")
+    code, fields, what = _fault_info(k, vector, error_code, ip)
     task.trap = (vector, error_code or 0, cpu.cr2 if vector == 14 else 0)
     k.note(routine, f"user-mode {detail}: force_sig_info({SIGNAL_NAMES[signal]}, {what})")
     task.fault_reason[signal] = detail

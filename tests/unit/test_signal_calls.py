@@ -536,3 +536,29 @@ class TestJobControl:
         assert parent.syscall("kill", child.pid, SIGKILL).ret == 0
         assert m.schedule() == [(child.pid, "signal")]
         assert m.waitpid(child).termsig == SIGKILL
+
+
+@pytest.mark.parametrize(("kernel", "vendor"), KERNELS_32)
+def test_sigsegv_handler_32(kernel, vendor):
+    """A 32-bit process's #PF reaches its SA_SIGINFO handler on both kernels (entry_32.S
+    error_code on i386, error_entry on x86_64): si_code SEGV_MAPERR and si_addr = CR2 in the
+    32-bit siginfo (union at 12)."""
+    from simulator.cpu.assembler import assemble
+
+    m = Machine.boot(kernel=kernel, cpu=vendor)
+    p = m.spawn("i386")
+    code = p.alloc(4096, executable=True)
+    marker = p.alloc(16)
+    body = (
+        f"mov edi, {marker}\nmov ecx, dword ptr [edx+8]\nmov dword ptr [edi], ecx\n"
+        "mov ecx, dword ptr [edx+12]\nmov dword ptr [edi+4], ecx\n"
+        "mov ebx, 7\nmov eax, 1\nint 0x80"
+    )
+    p.write_mem(code, assemble(body, mode=32, address=code))
+    act = p.alloc(32)
+    p.write_mem(act, code.to_bytes(4, "little") + (0x4).to_bytes(4, "little") + bytes(12))
+    assert p.syscall("rt_sigaction", 11, act, 0, 8, via="int80").ret == 0
+    r = p.run("mov eax, dword ptr [0x5000]")
+    assert r.stop == "exit" and p.task.exit_code == 7 << 8
+    si_code, si_addr = (int.from_bytes(p.read_mem(marker + i, 4), "little") for i in (0, 4))
+    assert (si_code, si_addr) == (1, 0x5000)
