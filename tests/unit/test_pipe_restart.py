@@ -112,3 +112,55 @@ def test_a_blocked_process_refuses_new_calls():
     p.syscall("read", rfd, fds, 4)
     with pytest.raises(ValueError, match="asleep"):
         p.syscall("getpid")
+
+
+@pytest.mark.parametrize(
+    ("error", "handler", "expect"),
+    [
+        (-514, True, "EINTR"),  # -ERESTARTNOHAND with a handler: -EINTR
+        (-516, True, "EINTR"),  # -ERESTART_RESTARTBLOCK with a handler: -EINTR
+        (-513, True, "restart"),  # -ERESTARTNOINTR: always restarted
+        (-514, False, "restart"),  # no handler ran (the tracer discarded the signal)
+    ],
+)
+def test_restart_codes(error, handler, expect):
+    """handle_signal's switch and do_signal's no-handler fix-up (arch/x86/kernel/signal.c
+    3.16), driven by a tracer that writes the restart code into rax at the exit stop of a
+    getpid and then injects SIGUSR1 (or discards it): -EINTR, or ax = orig_ax and ip -= 2 so
+    that the SYSCALL instruction runs again (a second entry stop)."""
+    m = Machine.boot()
+    tracer, child = m.spawn("x86_64"), m.spawn("x86_64")
+    if handler:
+        code = child.alloc(4096, executable=True)
+        child.write_mem(code, assemble("ret", mode=64, address=code))
+        restorer = code + 0x100
+        child.write_mem(restorer, assemble("mov eax, 15\nsyscall", mode=64, address=restorer))
+        act = child.alloc(32)
+        child.write_mem(
+            act,
+            b"".join(v.to_bytes(8, "little") for v in (code, SA_RESTORER, restorer, 0)),
+        )
+        assert child.syscall("rt_sigaction", SIGUSR1, act, 0, 8).ret == 0
+    m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+    m.waitpid(child)
+    m.ptrace("PTRACE_SYSCALL", child)
+    assert child.syscall("getpid").outcome == "stopped"
+    m.waitpid(child)  # entry stop
+    m.ptrace("PTRACE_SYSCALL", child)
+    m.waitpid(child)  # exit stop
+    m.ptrace("PTRACE_POKEUSER", child, 80, error & ((1 << 64) - 1))
+    m.ptrace("PTRACE_SYSCALL", child, 0, SIGUSR1)  # send_sig(SIGUSR1) from the exit stop
+    w = m.waitpid(child)
+    assert w.stopped and w.stopsig == SIGUSR1  # the signal-delivery stop
+    if handler:
+        m.ptrace("PTRACE_CONT", child, 0, SIGUSR1)  # deliver it, stop tracing calls
+        assert m.waitpid(child).pid == 0  # handler, sigreturn, and the call's end
+        if expect == "EINTR":
+            assert child.last_result.errno == "EINTR"
+        else:
+            assert child.last_result.ret == child.pid  # getpid ran again and returned
+    else:
+        m.ptrace("PTRACE_SYSCALL", child, 0, 0)  # discard it: do_signal's own fix-up
+        w = m.waitpid(child)
+        assert w.stopped and w.stopsig == 5  # the SYSCALL ran again: an entry stop
+        assert m.ptrace("PTRACE_GETREGS", child).value["orig_rax"] == 39
