@@ -13,3 +13,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_addoption(parser):
+    """--regen-golden rewrites tests/golden/ from the scenarios (the only way they change)."""
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        default=False,
+        help="rewrite the golden scenario traces in tests/golden/ instead of comparing",
+    )
