@@ -183,6 +183,50 @@ def execve_stories() -> list[str]:
     return out
 
 
+def sysret_non_canonical() -> list[str]:
+    """The 2012 SYSRET vulnerability (CVE-2012-0217): SYSRETQ to a non-canonical RCX faults at
+    CPL 0 on Intel (with the user's RSP already loaded) and at CPL 3 on AMD; why Linux
+    returns by IRET whenever user space could have changed the frame."""
+    from scenarios.bare_round_trips import describe, prepare
+    from simulator.cpu.registers import RCX, RIP
+
+    out = ["== SYSRET to a non-canonical RCX: Intel faults in ring 0, AMD in ring 3 =="]
+    for vendor in ("intel", "amd"):
+        cpu = prepare(vendor)
+        cpu.run(max_steps=2)  # mov eax, 39; syscall: now at the lone SYSRETQ in ring 0
+        cpu.r[RCX] = 0x0000_8000_0000_0000  # the first non-canonical address above user space
+        result = cpu.step(deliver=False)
+        out.append(f"{vendor}: SYSRETQ with RCX = 0x0000800000000000")
+        out += describe(1, result)
+        if result.fault is None:
+            out += describe(2, cpu.step(deliver=False))  # the fetch at the new RIP, in ring 3
+        _ = RIP
+    out.append(
+        "On Intel the #GP is taken at CPL 0 on the user's stack: a user who controls RSP "
+        "controls the kernel. Linux 3.16 leaves by IRET (int_ret_from_sys_call) whenever user "
+        "space could have changed the saved RIP: execve, sigreturn, ptrace (the 'when user can "
+        "change the frames always force IRET' comment of entry_64.S)."
+    )
+    m = _boot("x86_64", "intel")
+    tracer, child = m.spawn("x86_64"), m.spawn("x86_64")
+    m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+    m.waitpid(child)
+    m.ptrace("PTRACE_SYSCALL", child)
+    child.syscall("getpid", trace=False)
+    m.waitpid(child)
+    m.ptrace("PTRACE_SYSCALL", child)
+    m.waitpid(child)
+    m.ptrace("PTRACE_POKEUSER", child, 16 * 8, 0x0000_8000_0000_0000)  # rip
+    m.ptrace("PTRACE_CONT", child)
+    w = m.waitpid(child)
+    out.append(
+        f"A tracer writes rip = 0x0000800000000000 at the exit stop: the tracesys path leaves by "
+        f"IRETQ, whose #GP is fixed up by bad_iret into a user-mode fault: "
+        f"{'killed by signal ' + str(w.termsig) if w.signaled else w}"
+    )
+    return out
+
+
 def x32_execve() -> list[str]:
     """x32 execve: 520 with the x32 bit, stub_x32_execve -> compat_sys_execve, 4-byte argv."""
     out = ["== x32 execve: 520 | __X32_SYSCALL_BIT reaches stub_x32_execve =="]

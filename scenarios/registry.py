@@ -72,6 +72,11 @@ def _build() -> tuple[Scenario, ...]:
         ),
         Scenario("failures", "the failures that teach", kernel_stories.failures),
         Scenario(
+            "sysret-non-canonical",
+            "SYSRET to a non-canonical RCX on Intel and AMD, and why Linux returns by IRET",
+            kernel_stories.sysret_non_canonical,
+        ),
+        Scenario(
             "x32-execve",
             "x32 execve: 520 with the x32 bit, stub_x32_execve and compat_sys_execve",
             kernel_stories.x32_execve,

@@ -49,3 +49,14 @@ class TestRestartStory:
         note = next(line for line in lines if line.startswith("SYSENTER_RETURN is "))
         target = note.split("lands on ")[1].split(",")[0]
         assert f"ring 3 {target} int 0x80" in text
+
+
+class TestSysretNonCanonical:
+    def test_intel_ring_0_amd_ring_3(self):
+        """SDM Vol. 2B SYSRET: Intel raises #GP(0) at CPL 0 for a non-canonical RCX; AMD APM
+        Vol. 3 SYSRET completes and the fetch faults at CPL 3; Linux's IRET exit after a
+        tracer's non-canonical rip ends in SIGSEGV through bad_iret."""
+        text = "\n".join(kernel_stories.sysret_non_canonical())
+        assert "(raised at CPL 0)" in text
+        assert "ring 0->3" in text
+        assert "killed by signal 11" in text
