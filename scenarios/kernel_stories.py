@@ -50,6 +50,45 @@ def read_motd(p: Process, via: str, *, trace: bool = True) -> tuple[SyscallResul
     return opened, p.syscall("read", opened.ret, buf, 16, via=via, trace=trace)
 
 
+def syscall_define_read() -> list[str]:
+    """Part 1 of the article: SYSCALL_DEFINE3(read), the table line, the generated
+    __SYSCALL_COMMON line, syscall_init writing LSTAR, and what the wrappers are for."""
+    import abi
+    from abi.headers import syscalltbl_sh
+
+    out = ["== SYSCALL_DEFINE3(read): from the table line to the handler =="]
+    out.append(
+        "fs/read_write.c: SYSCALL_DEFINE3(read, unsigned int, fd, char __user *, buf, "
+        "size_t, count) defines SyS_read(long fd, long buf, long count), which calls "
+        "SYSC_read((unsigned int) fd, (char __user *) buf, (size_t) count): every argument "
+        "arrives as a full 64-bit register and is cast to its C type in one place "
+        "(CVE-2009-0029), and sys_read is an alias of SyS_read."
+    )
+    table = abi.syscall_table("syscall_64.tbl")
+    entry = next(e for e in table.entries if e.number == 0)
+    out.append(
+        f"arch/x86/syscalls/syscall_64.tbl: '{entry.number} {entry.abi} {entry.name} "
+        f"{entry.entry_point}'"
+    )
+    out.append(f"syscalltbl.sh writes: {syscalltbl_sh(table).splitlines()[0]}")
+    out.append(
+        "syscall_64.c: __SYSCALL_COMMON is __SYSCALL_64, which is [0] = sys_read in sys_call_table"
+    )
+    m = _boot("x86_64", "intel")
+    lstar = [e for e in m.boot_trace if "LSTAR" in e.what]
+    out += [f"boot: {e.where}: {e.what}" for e in lstar[:1]]
+    p = m.spawn("x86_64")
+    path = _path(p, "/etc/motd")
+    fd = p.syscall("open", path, 0, 0, trace=False).ret
+    buf = p.alloc(64)
+    r = p.syscall("read", (0xFFFF_FFFF << 32) | fd, buf, 8, trace=False)
+    out.append(
+        f"read({fd} with 0xffffffff in bits 32-63 of rdi, buf, 8) = {r.ret}: the (unsigned int) "
+        "cast of the wrapper drops the upper half, so it is still fd 3"
+    )
+    return out
+
+
 def x86_64_syscall_read() -> list[str]:
     """read() through SYSCALL on x86_64, end to end (part 1 of the article)."""
     m = _boot("x86_64", "intel")

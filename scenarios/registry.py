@@ -46,6 +46,11 @@ def _build() -> tuple[Scenario, ...]:
             bare_round_trips.run,
         ),
         Scenario(
+            "syscall-define-read",
+            "SYSCALL_DEFINE3(read), its table line, __SYSCALL_COMMON and syscall_init's LSTAR",
+            kernel_stories.syscall_define_read,
+        ),
+        Scenario(
             "x86_64-syscall-read",
             "read() through SYSCALL on x86_64, end to end",
             kernel_stories.x86_64_syscall_read,

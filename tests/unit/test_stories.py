@@ -60,3 +60,15 @@ class TestSysretNonCanonical:
         assert "(raised at CPL 0)" in text
         assert "ring 0->3" in text
         assert "killed by signal 11" in text
+
+
+class TestSyscallDefine:
+    def test_part_1_story(self):
+        """Part 1's story: the table line of syscall_64.tbl (3.16), syscalltbl.sh's
+        __SYSCALL_COMMON(0, sys_read, sys_read), syscall_init's LSTAR = system_call, and
+        SyS_read's (unsigned int) cast dropping bits 32-63 of fd."""
+        text = "\n".join(kernel_stories.syscall_define_read())
+        assert "'0 common read sys_read'" in text
+        assert "__SYSCALL_COMMON(0, sys_read, sys_read)" in text
+        assert "IA32_LSTAR (0xc0000082)" in text and "system_call" in text
+        assert "= 8: the (unsigned int) cast" in text
