@@ -87,3 +87,75 @@ class Trace:
 
     def __str__(self) -> str:
         return self.render()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trace as JSON-ready data in the documented schema (docs/trace-format.md)."""
+        return {
+            "schema": SCHEMA,
+            "events": [
+                {
+                    "step": i,
+                    "kind": e.kind,
+                    "ring": e.ring,
+                    "where": e.where,
+                    "what": e.what,
+                    "address": e.address,
+                    "changes": [
+                        {"name": n, "before": _json_value(b), "after": _json_value(a)}
+                        for n, b, a in e.changes
+                    ],
+                }
+                for i, e in enumerate(self.events, 1)
+            ],
+        }
+
+    def to_json(self) -> str:
+        """``to_dict`` as JSON text, keys in a fixed order: the same trace, the same bytes."""
+        import json
+
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Trace:
+        """A trace back from ``to_dict``'s data; a ValueError names what does not fit."""
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            received = data.get("schema") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"schema: expected {SCHEMA!r}, received {received!r}")
+        trace = cls()
+        for i, event in enumerate(data.get("events", [])):
+            try:
+                changes = tuple(
+                    (c["name"], _from_json(c["before"]), _from_json(c["after"]))
+                    for c in event["changes"]
+                )
+                trace.record(
+                    event["kind"],
+                    event["ring"],
+                    event["where"],
+                    event["what"],
+                    changes,
+                    event["address"],
+                )
+            except (KeyError, TypeError) as error:
+                raise ValueError(
+                    f"events[{i}]: expected a trace event, received {event!r:.80}"
+                ) from error
+        return trace
+
+
+#: The JSON schema's name and version (docs/trace-format.md); it changes when the format does.
+SCHEMA = "ringsim-trace/1"
+
+
+def _json_value(value: Any) -> Any:
+    """Integers as JSON numbers when they fit in 53 bits, else as "0x..." strings (JSON
+    readers lose precision above 2**53); booleans and text as themselves."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    return value if -(2**53) < value < 2**53 else hex(value)
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(("0x", "-0x")):
+        return int(value, 16)
+    return value
