@@ -162,3 +162,13 @@ class TestScenarios:
         path = p.alloc(16)
         p.write_mem(path, b"/etc/motd\0")
         assert p.syscall("open", path, 0, 0).ret == 3
+
+
+class TestReadmeExcerpt:
+    def test_trace_excerpt_is_real(self):
+        """The README's trace excerpt is the start of the x86_64-syscall-read golden trace,
+        line for line: it cannot drift from what ringsim prints."""
+        text = (ROOT / "README.md").read_text()
+        (excerpt,) = re.findall(r"```text\n(.*?)\n```", text, re.S)
+        golden = (ROOT / "tests" / "golden" / "x86_64-syscall-read.txt").read_text()
+        assert golden.splitlines()[1 : 1 + len(excerpt.splitlines())] == excerpt.splitlines()
