@@ -9,12 +9,45 @@ from collections.abc import Sequence
 
 from scenarios.registry import BY_NAME, SCENARIOS
 
+# ANSI colours for a terminal: headings bold, ring 0 steps red, ring 3 steps green.
+_BOLD, _RED, _GREEN, _RESET = "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
+
+
+def use_colour(stream) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    import os
+
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+
+
+def colourize(line: str) -> str:
+    """A story line with colour: headings bold, the ring of each step coloured."""
+    import re
+
+    if line.startswith("== "):
+        return f"{_BOLD}{line}{_RESET}"
+    step = re.match(r"(\s*\d+\. )ring ([03]) ", line)
+    if step:
+        colour = _RED if step.group(2) == "0" else _GREEN
+        head = step.group(1)
+        return f"{head}{colour}ring {step.group(2)}{_RESET} " + line[step.end() :]
+    return line
+
+
+def _write_story(out, lines: list[str]) -> None:
+    if use_colour(out):
+        lines = [colourize(line) for line in lines]
+    out.write("\n".join(lines) + "\n")
+
+
 EXAMPLES = """\
 examples:
   ringsim tour                    every landed scenario, in the article's order
   ringsim list                    one scenario a line, pending ones marked
   ringsim run cpu-foundations     one scenario
   ringsim explain read            read's number, entry points and registers in each ABI
+  ringsim run ptrace-syscall | less   plain text when not on a terminal (or with NO_COLOR)
 """
 
 
@@ -62,14 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "landed yet\n"
             )
             return 2
-        out.write("\n".join(scenario.run()) + "\n")
+        _write_story(out, scenario.run())
         return 0
     if args.command == "tour":
         landed = [s for s in SCENARIOS if s.run is not None]
         for i, s in enumerate(landed):
             if i:
                 out.write("\n")
-            out.write("\n".join(s.run()) + "\n")  # type: ignore[misc]
+            _write_story(out, s.run())  # type: ignore[misc]
         pending = [s.name for s in SCENARIOS if s.pending]
         if pending:
             out.write(f"\n({len(pending)} more stories are pending: {', '.join(pending)})\n")

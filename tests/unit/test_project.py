@@ -172,3 +172,31 @@ class TestReadmeExcerpt:
         (excerpt,) = re.findall(r"```text\n(.*?)\n```", text, re.S)
         golden = (ROOT / "tests" / "golden" / "x86_64-syscall-read.txt").read_text()
         assert golden.splitlines()[1 : 1 + len(excerpt.splitlines())] == excerpt.splitlines()
+
+
+class TestColour:
+    def test_no_colour_when_not_a_terminal(self, capsys):
+        """Writing to a pipe or a file: plain text, no escape codes."""
+        assert main(["run", "x86_64-syscall-read"]) == 0
+        assert "\x1b[" not in capsys.readouterr().out
+
+    def test_colour_on_a_terminal_unless_no_color(self, monkeypatch):
+        """On a terminal, headings and rings are coloured; NO_COLOR turns it off."""
+        import io
+
+        from scenarios import cli
+
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        tty = Terminal()
+        monkeypatch.setattr(cli.sys, "stdout", tty)
+        assert main(["run", "x86_64-syscall-read"]) == 0
+        assert "\x1b[1m== read()" in tty.getvalue() and "\x1b[31mring 0" in tty.getvalue()
+        monkeypatch.setenv("NO_COLOR", "1")
+        plain = Terminal()
+        monkeypatch.setattr(cli.sys, "stdout", plain)
+        assert main(["run", "x86_64-syscall-read"]) == 0
+        assert "\x1b[" not in plain.getvalue()
