@@ -88,6 +88,30 @@ class Trace:
     def __str__(self) -> str:
         return self.render()
 
+    def to_html(self) -> str:
+        """The trace as an HTML table for notebooks: step, ring, address, what, where, and the
+        changes; ring 0 rows shaded; every text escaped."""
+        from html import escape
+
+        rows = []
+        for i, e in enumerate(self.events, 1):
+            changes = "; ".join(f"{n} {_show(b)} -> {_show(a)}" for n, b, a in e.changes)
+            at = f"{e.address:#x}" if e.address is not None else ""
+            shade = ' style="background:#fdecea"' if e.ring == 0 else ""
+            rows.append(
+                f"<tr{shade}><td>{i}</td><td>{e.ring}</td><td><code>{escape(at)}</code></td>"
+                f"<td><code>{escape(e.what)}</code></td><td>{escape(e.where)}</td>"
+                f"<td><code>{escape(changes)}</code></td></tr>"
+            )
+        head = (
+            "<tr><th>step</th><th>ring</th><th>address</th><th>what</th><th>where</th>"
+            "<th>changed</th></tr>"
+        )
+        return f'<table class="ringsim-trace">{head}{"".join(rows)}</table>'
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
     def to_dict(self) -> dict[str, Any]:
         """The trace as JSON-ready data in the documented schema (docs/trace-format.md)."""
         return {

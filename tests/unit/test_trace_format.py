@@ -43,3 +43,16 @@ def test_wrong_schema_is_refused():
         Trace.from_dict({"schema": "ringsim-trace/0", "events": []})
     with pytest.raises(ValueError, match=r"events\[0\]"):
         Trace.from_dict({"schema": SCHEMA, "events": [{"kind": "cpu"}]})
+
+
+def test_html_for_notebooks():
+    """_repr_html_ gives a table with one row per step, ring 0 rows shaded, text escaped."""
+    trace = _trace()
+    html = trace._repr_html_()
+    assert html.startswith('<table class="ringsim-trace">')
+    assert html.count("<tr") == len(trace) + 1
+    assert "system_call (arch/x86/kernel/entry_64.S)" in html
+    assert 'style="background:#fdecea"' in html
+    t = Trace()
+    t.record("kernel", 0, "<where>", "a & b")
+    assert "&lt;where&gt;" in t.to_html() and "a &amp; b" in t.to_html()
