@@ -34,6 +34,13 @@ HANDLERS: dict[str, Callable[..., int]] = {}
 SOURCES: dict[str, str] = {}
 
 
+def handler_sources() -> dict[str, str]:
+    """Every registered handler and its file, once all handler modules are imported."""
+    from simulator.kernel import boot  # noqa: F401 (importing it registers the handlers)
+
+    return dict(SOURCES)
+
+
 def handler(name: str, source: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
     """Register a handler under its entry-point name, with the file that defines it."""
 

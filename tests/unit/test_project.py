@@ -200,3 +200,12 @@ class TestColour:
         monkeypatch.setattr(cli.sys, "stdout", plain)
         assert main(["run", "x86_64-syscall-read"]) == 0
         assert "\x1b[" not in plain.getvalue()
+
+
+class TestRoutinesDoc:
+    def test_routines_table_is_current(self):
+        """docs/routines.md is what `python -m scenarios.routines` generates from the stories'
+        traces and the handlers: every modeled routine with its 3.16 file, never stale."""
+        from scenarios import routines
+
+        assert routines.main(["--check"]) == 0
