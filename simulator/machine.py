@@ -331,10 +331,7 @@ class Machine:
         if not isinstance(data, Mapping):
             data = check_int("data", data, 64)
         addr = check_int("addr", addr, 64)
-        result = P.sys_ptrace(k, caller, number, target, addr, data)
-        if not result.ret and task.resume == ("idle_signal",) and not task.stopped:
-            P.idle_resumed(k, task)
-        return result
+        return P.sys_ptrace(k, caller, number, target, addr, data)
 
     def waitpid(
         self, pid: Process | int, options: int = 0, *, waiter: Process | int | None = None
@@ -671,6 +668,15 @@ class Process:
     def stopped(self) -> bool:
         """Whether the process is stopped for its tracer (TASK_TRACED)."""
         return self.task.stopped
+
+    def _first_run(self, t, done, max_steps: int, finish):
+        """Run until ``done`` or a stop; a run parked by a ptrace stop or a sleep is kept to go
+        on later (Process._continue), and ``finish`` makes the result of what ran so far."""
+        stop, detail, steps = self._run(t, done, max_steps)
+        if stop in ("stopped", "blocked"):
+            self._stopped_run(t, done, max_steps, finish)
+        self.machine.kernel.trace = None
+        return finish(stop, detail, steps)
 
     def _stopped_run(self, t, done, max_steps: int, finish) -> None:
         """The run stopped for a tracer: keep the ring-0 state and how to go on."""
@@ -1017,11 +1023,7 @@ class Process:
             after = cpu.snapshot()
             return self._result(name, number, via, stop, detail, before, after, t)
 
-        stop, detail, steps = self._run(t, done, max_steps)
-        if stop in ("stopped", "blocked"):
-            self._stopped_run(t, done, max_steps, finish)
-        k.trace = None
-        return finish(stop, detail, steps)
+        return self._first_run(t, done, max_steps, finish)
 
     def _result(self, name, number, via, stop, detail, before, after, t) -> SyscallResult:
         k = self.machine.kernel
@@ -1139,13 +1141,7 @@ class Process:
             k.unmodeled = []
             return RunResult(stop, total[0], before, cpu.snapshot(), t, signal, modeled, detail)
 
-        stop, detail, steps = self._run(t, done, max_steps)
-        if stop in ("stopped", "blocked"):
-            total[0] += steps
-            self._stopped_run(t, done, max_steps, finish)
-            steps = 0
-        k.trace = None
-        return finish(stop, detail, steps)
+        return self._first_run(t, done, max_steps, finish)
 
     def run(self, code: str | bytes, *, trace: bool = True, max_steps: int = 100_000) -> RunResult:
         """Load ``code`` (assembler text or bytes) and run it in user mode from its start.
@@ -1203,13 +1199,7 @@ class Process:
             k.unmodeled = []
             return RunResult(stop, total[0], before, after, t, signal, modeled, detail)
 
-        stop, detail, steps = self._run(t, done, max_steps)
-        if stop in ("stopped", "blocked"):
-            total[0] += steps
-            self._stopped_run(t, done, max_steps, finish)
-            steps = 0
-        k.trace = None
-        return finish(stop, detail, steps)
+        return self._first_run(t, done, max_steps, finish)
 
 
 def _record_step(t: Trace, result: StepResult, ring: int, rip: int) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import abi
+from abi.signals import RESTART_ERRNOS
 from simulator.cpu import CPU, AddressSpace
 from simulator.cpu.faults import FaultSignal
 from simulator.cpu.memory import READ
@@ -133,10 +134,8 @@ class Kernel:
     def errno(self, name: str) -> int:
         """An errno by name, the kernel-internal restart codes included (include/linux/errno.h:
         ERESTARTSYS 512 and the rest, which never reach user space)."""
-        from abi import signals
-
-        if name in signals.RESTART_ERRNOS:
-            return signals.RESTART_ERRNOS[name]
+        if name in RESTART_ERRNOS:
+            return RESTART_ERRNOS[name]
         return abi.errno_number(name)
 
     def kread(self, address: int, size: int) -> int:

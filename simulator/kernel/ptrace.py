@@ -910,8 +910,7 @@ def ptrace_request(k: Kernel, child: Task, request: int, addr: int, data: Any) -
         child.set_flag(L.TIF_SINGLESTEP, False)
         child.ptrace = 0
         child.tracer = 0
-        child.stop_code = int(data)
-        child.stopped = False
+        _wake(k, child, int(data))
         k.note(where("ptrace_detach", SOURCE), f"untraced; resumed with signal {data}")
         return PtraceResult(0)
     if request in (PTRACE_SINGLESTEP, PTRACE_SYSEMU_SINGLESTEP):
@@ -928,14 +927,22 @@ def ptrace_resume(k: Kernel, child: Task, request: int, data: int) -> PtraceResu
     child.set_flag(L.TIF_SYSCALL_TRACE, request == PTRACE_SYSCALL)
     child.set_flag(L.TIF_SYSCALL_EMU, request == PTRACE_SYSEMU)
     child.set_flag(L.TIF_SINGLESTEP, False)
-    child.stop_code = data
-    child.stopped = False
+    _wake(k, child, data)
     k.note(
         where("ptrace_resume", SOURCE),
         f"pid {child.pid}: TIF_SYSCALL_TRACE {int(request == PTRACE_SYSCALL)}, "
         f"TIF_SYSCALL_EMU {int(request == PTRACE_SYSEMU)}, exit_code = {data}; wake up",
     )
     return PtraceResult(0)
+
+
+def _wake(k: Kernel, child: Task, data: int) -> None:
+    """exit_code = data and wake_up_state(__TASK_TRACED). A task stopped between calls
+    (idle_signal) has no kernel path to go on with: its signal takes effect here."""
+    child.stop_code = data
+    child.stopped = False
+    if child.resume == ("idle_signal",):
+        idle_resumed(k, child)
 
 
 # ------------------------------------------------------------------ wait

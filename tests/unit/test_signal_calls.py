@@ -562,3 +562,24 @@ def test_sigsegv_handler_32(kernel, vendor):
     assert r.stop == "exit" and p.task.exit_code == 7 << 8
     si_code, si_addr = (int.from_bytes(p.read_mem(marker + i, 4), "little") for i in (0, 4))
     assert (si_code, si_addr) == (1, 0x5000)
+
+
+def test_fix_eflags_value():
+    """FIX_EFLAGS (arch/x86/include/asm/sighandling.h, 3.12-3.18): AC | OF | DF | TF | SF |
+    ZF | AF | PF | CF | RF, the flags sigreturn takes from the frame."""
+    from simulator.kernel import signal as S
+
+    assert (
+        S.FIX_EFLAGS == 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000
+    )
+    assert S.FIX_EFLAGS == 0x50DD5
+
+
+def test_idle_stop_resumed_by_a_simulated_tracer(m):
+    """ptrace(PTRACE_CONT, pid, 0, SIGTERM) made by a tracer process (not the Python API)
+    wakes a task stopped between calls with that signal: its default action terminates."""
+    tracer, child = m.spawn("x86_64"), m.spawn("x86_64")
+    m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
+    assert m.waitpid(child).stopsig == SIGSTOP
+    assert tracer.syscall("ptrace", 7, child.pid, 0, SIGTERM).ret == 0
+    assert child.task.killed_by == SIGTERM
