@@ -9,6 +9,7 @@ from scenarios.bare_cpu import (
     USER_CODE,
     long_mode_cpu,
 )
+from scenarios.story import DEFAULT, Options
 from simulator.cpu import CPU, Gate64, StepResult
 from simulator.cpu.assembler import assemble
 from simulator.cpu.disassembler import format_instruction
@@ -54,12 +55,12 @@ def prepare(vendor: str) -> CPU:
     return cpu
 
 
-def run() -> list[str]:
+def run(opts: Options = DEFAULT) -> list[str]:
     """Tell the story; return the lines of its trace."""
     out = ["== A bare CPU crosses the ring boundary: SYSCALL/SYSRETQ, INT 0x80/IRETQ =="]
     out.append("No kernel yet: LSTAR points at a lone SYSRETQ, vector 0x80 at a lone IRETQ,")
     out.append("as Linux 3.16 sets STAR (0x0023001000000000), FMASK (0x43700) and the IDT gate.")
-    for vendor in ("intel", "amd"):
+    for vendor in opts.cpus():
         cpu = prepare(vendor)
         out.append("")
         out.append(f"-- {vendor} --")

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from scenarios.registry import BY_NAME, SCENARIOS
+from scenarios.story import CPUS, KERNELS, Options
 
 # ANSI colours for a terminal: headings bold, ring 0 steps red, ring 3 steps green.
 _BOLD, _RED, _GREEN, _RESET = "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
@@ -46,6 +47,10 @@ examples:
   ringsim tour                    every landed scenario, in the article's order
   ringsim list                    one scenario a line, pending ones marked
   ringsim run cpu-foundations     one scenario
+  ringsim run ia32-compat --cpu amd           the story told on AMD only
+  ringsim run x86_32-read --format html       writes x86_32-read.html: the traces and
+                                              a map of each call's path (SVG)
+  ringsim run x86_64-syscall-read --format json -o read.json --seed 7
   ringsim explain read            read's number, entry points and registers in each ABI
   ringsim run ptrace-syscall | less   plain text when not on a terminal (or with NO_COLOR)
 """
@@ -62,6 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the scenarios")
     run = sub.add_parser("run", help="run one scenario")
     run.add_argument("name", help="a scenario name (see 'ringsim list')")
+    run.add_argument("--kernel", choices=KERNELS, help="tell it on this kernel, if it can be")
+    run.add_argument("--cpu", choices=CPUS, help="tell it on this CPU vendor only")
+    run.add_argument("--seed", type=int, help="the machines' seed (stack and vDSO placement)")
+    run.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="text (default), json (docs/trace-format.md) or html (a page with maps)",
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here ('-' for standard output); html defaults to NAME.html, "
+        "text and json to standard output",
+    )
     sub.add_parser("tour", help="run every landed scenario in the article's order")
     explain = sub.add_parser(
         "explain", help="a system call's numbers, entry points and argument registers"
@@ -89,20 +110,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             hint = f"; did you mean {close[0]!r}?" if close else "; see 'ringsim list'"
             sys.stderr.write(f"ringsim: no scenario named {args.name!r}{hint}\n")
             return 2
-        if scenario.run is None:
+        if scenario.pending:
             sys.stderr.write(
                 f"ringsim: scenario {scenario.name!r} is pending: its capability has not "
                 "landed yet\n"
             )
             return 2
-        _write_story(out, scenario.run())
+        try:
+            options = Options(kernel=args.kernel, cpu=args.cpu, seed=args.seed)
+            scenario.check(options)
+        except ValueError as error:
+            sys.stderr.write(f"ringsim: {error}\n")
+            return 2
+        story = scenario.tell(options)
+        target = args.output or (f"{scenario.name}.html" if args.format == "html" else "-")
+        if args.format == "text" and target == "-":
+            _write_story(out, story.lines())
+            return 0
+        text = {"text": story.text, "json": story.to_json, "html": story.to_html}[args.format]()
+        if target == "-":
+            out.write(text if text.endswith("\n") else text + "\n")
+            return 0
+        try:
+            with open(target, "w", encoding="utf-8") as file:
+                file.write(text if text.endswith("\n") else text + "\n")
+        except OSError as error:
+            sys.stderr.write(f"ringsim: cannot write {target}: {error.strerror}\n")
+            return 1
+        sys.stderr.write(
+            f"ringsim: wrote {target}"
+            + (" (open it in a browser)\n" if args.format == "html" else "\n")
+        )
         return 0
     if args.command == "tour":
-        landed = [s for s in SCENARIOS if s.run is not None]
+        landed = [s for s in SCENARIOS if not s.pending]
         for i, s in enumerate(landed):
             if i:
                 out.write("\n")
-            _write_story(out, s.run())  # type: ignore[misc]
+            _write_story(out, s.run())
         pending = [s.name for s in SCENARIOS if s.pending]
         if pending:
             out.write(f"\n({len(pending)} more stories are pending: {', '.join(pending)})\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scenarios.story import DEFAULT, Options
 from simulator.cpu import (
     CPU,
     AddressSpace,
@@ -60,11 +61,11 @@ def boot_long_mode_cpu(vendor: str = "intel") -> CPU:
     return cpu
 
 
-def run() -> list[str]:
+def run(opts: Options = DEFAULT) -> list[str]:
     """Tell the story; return the lines of its trace."""
     out: list[str] = []
     say = out.append
-    cpu = boot_long_mode_cpu()
+    cpu = boot_long_mode_cpu(opts.cpu or "intel")
     say("== The CPU underneath: descriptors, MSRs and pages ==")
     say("")
     say("1. Linux's x86_64 GDT, read back from its bytes in simulated memory")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from scenarios.story import DEFAULT, Options, Part, shown
 from simulator import Machine, Process, SyscallResult
 from simulator.cpu.assembler import assemble
 from simulator.kernel import elf
 
 MOTD = b"Anatomy of a system call\n"
+VENDOR = {"intel": "Intel", "amd": "AMD"}
 
 
-def _boot(kernel: str, cpu: str, **what_if: object) -> Machine:
-    m = Machine.boot(kernel=kernel, cpu=cpu, what_if=what_if or None)
+def _boot(opts: Options, kernel: str, cpu: str, **what_if: object) -> Machine:
+    m = opts.boot(kernel, cpu, what_if=what_if or None)
     m.fs.add_file("/etc/motd", MOTD)
     return m
 
@@ -32,12 +34,9 @@ def summary(r: SyscallResult) -> str:
     return f"{text}; changed: {changed or 'nothing'}" + ("" if r.modeled else " [not modeled]")
 
 
-def show(r: SyscallResult, title: str) -> list[str]:
+def show(r: SyscallResult, title: str) -> list[Part]:
     """A call's full trace under a title."""
-    lines = [f"-- {title}: {r.name} {summary(r)}"]
-    assert r.trace is not None
-    lines += ["   " + line for line in r.trace.render().splitlines()]
-    return lines
+    return shown(f"-- {title}: {r.name} {summary(r)}", r.trace)
 
 
 def read_motd(p: Process, via: str, *, trace: bool = True) -> tuple[SyscallResult, SyscallResult]:
@@ -50,7 +49,7 @@ def read_motd(p: Process, via: str, *, trace: bool = True) -> tuple[SyscallResul
     return opened, p.syscall("read", opened.ret, buf, 16, via=via, trace=trace)
 
 
-def syscall_define_read() -> list[str]:
+def syscall_define_read(opts: Options = DEFAULT) -> list[Part]:
     """Part 1 of the article: SYSCALL_DEFINE3(read), the table line, the generated
     __SYSCALL_COMMON line, syscall_init writing LSTAR, and what the wrappers are for."""
     import abi
@@ -74,7 +73,7 @@ def syscall_define_read() -> list[str]:
     out.append(
         "syscall_64.c: __SYSCALL_COMMON is __SYSCALL_64, which is [0] = sys_read in sys_call_table"
     )
-    m = _boot("x86_64", "intel")
+    m = _boot(opts, "x86_64", "intel")
     lstar = [e for e in m.boot_trace if "LSTAR" in e.what]
     out += [f"boot: {e.where}: {e.what}" for e in lstar[:1]]
     p = m.spawn("x86_64")
@@ -89,9 +88,9 @@ def syscall_define_read() -> list[str]:
     return out
 
 
-def x86_64_syscall_read() -> list[str]:
+def x86_64_syscall_read(opts: Options = DEFAULT) -> list[Part]:
     """read() through SYSCALL on x86_64, end to end (part 1 of the article)."""
-    m = _boot("x86_64", "intel")
+    m = _boot(opts, "x86_64", "intel")
     p = m.spawn("x86_64")
     _, r = read_motd(p, "syscall")
     out = ["== read() on x86_64: SYSCALL -> system_call -> sys_call_table[0] -> sys_read =="]
@@ -100,10 +99,10 @@ def x86_64_syscall_read() -> list[str]:
     return out
 
 
-def x86_32_reads() -> list[str]:
+def x86_32_reads(opts: Options = DEFAULT) -> list[Part]:
     """read() on an i386 kernel through SYSENTER (the vDSO) and through INT 0x80."""
     out = ["== read() on x86_32: SYSENTER and INT 0x80 reach sys_call_table[3] =="]
-    m = _boot("i386", "intel")
+    m = _boot(opts, "i386", "intel")
     p = m.spawn("i386")
     _, r = read_motd(p, "kernel_vsyscall")
     out.append("'3 i386 read sys_read' -> __SYSCALL_I386(3, sys_read, sys_read).")
@@ -113,19 +112,22 @@ def x86_32_reads() -> list[str]:
     return out
 
 
-def ia32_on_x86_64() -> list[str]:
+def ia32_on_x86_64(opts: Options = DEFAULT) -> list[Part]:
     """A 32-bit program on a 64-bit kernel: ia32_sys_call_table, 3 rather than 0."""
-    out = ["== A 32-bit program on a 64-bit kernel: ia32_sys_call_table[3] =="]
-    m = _boot("x86_64", "intel")
-    p = m.spawn("i386")
-    _, r = read_motd(p, "sysenter")
-    out += show(r, "Intel, SYSENTER -> ia32_sysenter_target (ia32entry.S)")
-    _, r = read_motd(p, "int80")
-    out += show(r, "Intel, INT 0x80 -> ia32_syscall (ia32entry.S)")
-    amd = _boot("x86_64", "amd")
-    q = amd.spawn("i386")
-    _, r = read_motd(q, "kernel_vsyscall")
-    out += show(r, "AMD, __kernel_vsyscall is the SYSCALL variant -> ia32_cstar_target")
+    out: list[Part] = ["== A 32-bit program on a 64-bit kernel: ia32_sys_call_table[3] =="]
+    cpus = opts.cpus()
+    for cpu in cpus:
+        m = _boot(opts, "x86_64", cpu)
+        p = m.spawn("i386")
+        if cpu == "intel":
+            _, r = read_motd(p, "sysenter")
+            out += show(r, "Intel, SYSENTER -> ia32_sysenter_target (ia32entry.S)")
+        else:
+            _, r = read_motd(p, "kernel_vsyscall")
+            out += show(r, "AMD, __kernel_vsyscall is the SYSCALL variant -> ia32_cstar_target")
+        if cpu == "intel" or len(cpus) == 1:
+            _, r = read_motd(p, "int80")
+            out += show(r, f"{VENDOR[cpu]}, INT 0x80 -> ia32_syscall (ia32entry.S)")
     return out
 
 
@@ -133,12 +135,12 @@ MECHANISMS = {"x86_64": ("syscall", "int80", "sysenter"), "x32": ("syscall", "in
 MECHANISMS["i386"] = ("syscall", "int80", "sysenter", "kernel_vsyscall")
 
 
-def every_way_in() -> list[str]:
+def every_way_in(opts: Options = DEFAULT) -> list[Part]:
     """Every kernel, vendor, process ABI and mechanism: what a read of /etc/motd gives."""
     out = ["== Every way in: read(fd, buf, 16) of /etc/motd =="]
-    for kernel in ("x86_64", "i386"):
-        for cpu in ("intel", "amd"):
-            m = _boot(kernel, cpu)
+    for kernel in opts.kernels():
+        for cpu in opts.cpus():
+            m = _boot(opts, kernel, cpu)
             for abi_name in ("x86_64", "i386", "x32") if kernel == "x86_64" else ("i386",):
                 for via in MECHANISMS[abi_name]:
                     p = m.spawn(abi_name)
@@ -201,10 +203,10 @@ def _argv(p: Process, words: list[str], *, wide: bool) -> tuple[int, int]:
     return strings, array
 
 
-def execve_stories() -> list[str]:
+def execve_stories(opts: Options = DEFAULT) -> list[Part]:
     """execve and compat_sys_execve: the pointer-to-pointer argument read two ways."""
     out = ["== execve: sys_execve and compat_sys_execve read argv differently =="]
-    m = _boot("x86_64", "intel")
+    m = _boot(opts, "x86_64", "intel")
     m.fs.add_executable("/bin/echo", _echo_program("x86_64"))
     m.fs.add_executable("/bin/echo32", _echo_program("i386"))
     p = m.spawn("x86_64")
@@ -222,7 +224,7 @@ def execve_stories() -> list[str]:
     return out
 
 
-def sysret_non_canonical() -> list[str]:
+def sysret_non_canonical(opts: Options = DEFAULT) -> list[Part]:
     """The 2012 SYSRET vulnerability (CVE-2012-0217): SYSRETQ to a non-canonical RCX faults at
     CPL 0 on Intel (with the user's RSP already loaded) and at CPL 3 on AMD; why Linux
     returns by IRET whenever user space could have changed the frame."""
@@ -230,7 +232,7 @@ def sysret_non_canonical() -> list[str]:
     from simulator.cpu.registers import RCX, RIP
 
     out = ["== SYSRET to a non-canonical RCX: Intel faults in ring 0, AMD in ring 3 =="]
-    for vendor in ("intel", "amd"):
+    for vendor in opts.cpus():
         cpu = prepare(vendor)
         cpu.run(max_steps=2)  # mov eax, 39; syscall: now at the lone SYSRETQ in ring 0
         cpu.r[RCX] = 0x0000_8000_0000_0000  # the first non-canonical address above user space
@@ -246,7 +248,7 @@ def sysret_non_canonical() -> list[str]:
         "space could have changed the saved RIP: execve, sigreturn, ptrace (the 'when user can "
         "change the frames always force IRET' comment of entry_64.S)."
     )
-    m = _boot("x86_64", "intel")
+    m = _boot(opts, "x86_64", "intel")
     tracer, child = m.spawn("x86_64"), m.spawn("x86_64")
     m.ptrace("PTRACE_ATTACH", child, tracer=tracer)
     m.waitpid(child)
@@ -266,10 +268,10 @@ def sysret_non_canonical() -> list[str]:
     return out
 
 
-def x32_execve() -> list[str]:
+def x32_execve(opts: Options = DEFAULT) -> list[Part]:
     """x32 execve: 520 with the x32 bit, stub_x32_execve -> compat_sys_execve, 4-byte argv."""
     out = ["== x32 execve: 520 | __X32_SYSCALL_BIT reaches stub_x32_execve =="]
-    m = _boot("x86_64", "intel")
+    m = _boot(opts, "x86_64", "intel")
     m.fs.add_executable("/bin/echo", _echo_program("x86_64"))
     p = m.spawn("x32")
     path, argv = _argv(p, ["/bin/echo", "x32"], wide=False)
@@ -294,20 +296,20 @@ def x32_execve() -> list[str]:
     return out
 
 
-def failures() -> list[str]:
+def failures(opts: Options = DEFAULT) -> list[Part]:
     """The failures that teach: SYSCALL on i386, INT 0x80 through a DPL 0 gate, bad pointers."""
     out = ["== Failures that teach =="]
-    m = _boot("i386", "intel")
+    m = _boot(opts, "i386", "intel")
     p = m.spawn("i386")
     r = p.syscall("getpid", via="syscall")
     out.append(f"SYSCALL on the i386 kernel (EFER.SCE clear): {summary(r)}")
-    w = _boot("x86_64", "intel", int80_gate_dpl=0)
+    w = _boot(opts, "x86_64", "intel", int80_gate_dpl=0)
     p = w.spawn("x86_64")
     r = p.syscall("getpid", via="int80")
     fault = [e.what for e in r.trace or () if e.kind == "fault"]
     out.append(f"WHAT IF (not Linux) vector 0x80 had DPL 0: {summary(r)}")
     out += [f"   {line}" for line in fault]
-    m = _boot("x86_64", "intel")
+    m = _boot(opts, "x86_64", "intel")
     p = m.spawn("x86_64")
     fd = p.syscall("open", _path(p, "/etc/motd"), 0, 0, trace=False).ret
     r = p.syscall("read", fd, 0xFFFF_8800_0000_0000, 16)
@@ -316,7 +318,7 @@ def failures() -> list[str]:
     events = [e.where for e in r.trace or () if e.kind in ("fault", "kernel")]
     out.append(f"read into an unmapped user buffer: {summary(r)}")
     out += [f"   {where}" for where in events if "fault" in where or "#PF" in where]
-    q = _boot("i386", "intel").spawn("i386")
+    q = _boot(opts, "i386", "intel").spawn("i386")
     run = q.run("mov eax, 20\nsysenter")
     out.append(
         f"a bare SYSENTER (no vDSO pushes) comes back through SYSENTER_RETURN, whose pops and "

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from scenarios.story import DEFAULT, Options, Part, shown
 from scenarios.strace import strace
-from simulator import Machine, Process
+from simulator import Process
 from simulator.cpu.assembler import assemble
 from simulator.kernel import bpf, elf
 
@@ -19,9 +20,9 @@ def _bytes(p: Process, data: bytes) -> int:
     return address
 
 
-def ptrace_session() -> list[str]:
+def ptrace_session(opts: Options = DEFAULT) -> list[Part]:
     """A tracer stops a process at the entry and the exit of write(), and changes its count."""
-    m = Machine.boot("x86_64", "intel", seed=1)
+    m = opts.boot("x86_64", "intel", seed=1)
     tracer = m.spawn("x86_64")
     child = m.spawn("x86_64")
     msg = _bytes(child, b"abcdef\n")
@@ -41,6 +42,7 @@ def ptrace_session() -> list[str]:
     run = child.run(code)
     out.append(f'the child runs: write(1, "abcdef\\n", 7) ... its run stops: {run.stop}')
     assert run.trace is not None
+    out += shown("-- the child's write, up to its syscall-entry stop", run.trace, in_text=False)
     slow = [e for e in run.trace if e.kind == "kernel"]
     out += [f"   {e.where}: {e.what}" for e in slow]
     w = m.waitpid(child, waiter=tracer)
@@ -76,9 +78,9 @@ def ptrace_session() -> list[str]:
     return out
 
 
-def seccomp_story() -> list[str]:
+def seccomp_story(opts: Options = DEFAULT) -> list[Part]:
     """A filter turns getpid into -EPERM and kills on umask; INT 0x80 meets the arch check."""
-    m = Machine.boot("x86_64", "intel", seed=1)
+    m = opts.boot("x86_64", "intel", seed=1)
     p = m.spawn("x86_64")
     ld, jeq, ret = (
         bpf.BPF_LD | bpf.BPF_W | bpf.BPF_ABS,
@@ -115,6 +117,7 @@ def seccomp_story() -> list[str]:
     out += [f"   {e.where}: {e.what}" for e in r.trace or () if "seccomp" in e.where]
     r = p.syscall("getpid")
     out.append(f"getpid() = {r.ret} ({r.errno}): SECCOMP_RET_ERRNO|EPERM")
+    out += shown("-- getpid() under the filter: SECCOMP_RET_ERRNO", r.trace, in_text=False)
     out += [f"   {e.where}: {e.what}" for e in r.trace or () if "secure_computing" in e.where]
     r = p.syscall("write", 1, filt, 0)
     out.append(f"write(1, buf, 0) = {r.ret}: allowed")
@@ -189,10 +192,10 @@ call edi
     )
 
 
-def strace_story() -> list[str]:
+def strace_story(opts: Options = DEFAULT) -> list[Part]:
     """ringsim's strace on a program that uses SYSCALL, INT 0x80 from 64-bit code, execve of a
     32-bit program, and INT 0x80 and __kernel_vsyscall (SYSENTER on Intel) from 32-bit code."""
-    m = Machine.boot("x86_64", "intel", seed=1, files={"/bin/echo32": echo32_vsyscall()})
+    m = opts.boot("x86_64", "intel", seed=1, files={"/bin/echo32": echo32_vsyscall()})
     p = m.spawn("x86_64")
     data = {
         "msg": _bytes(p, b"hello\n"),
@@ -237,5 +240,5 @@ syscall
 """
 
 
-def run() -> list[str]:
-    return [*ptrace_session(), "", *seccomp_story(), "", *strace_story()]
+def run(opts: Options = DEFAULT) -> list[Part]:
+    return [*ptrace_session(opts), "", *seccomp_story(opts), "", *strace_story(opts)]

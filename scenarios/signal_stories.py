@@ -3,7 +3,8 @@ rt_sigreturn (arch/x86/kernel/signal.c, arch/x86/ia32/ia32_signal.c, Linux 3.16)
 
 from __future__ import annotations
 
-from simulator import Machine, Process
+from scenarios.story import DEFAULT, Options, Part, shown
+from simulator import Process
 from simulator.cpu.assembler import assemble
 
 SIGUSR1 = 10
@@ -27,9 +28,9 @@ def _frame_lines(r, kinds=("kernel",)) -> list[str]:
     ]
 
 
-def x86_64_handler() -> list[str]:
+def x86_64_handler(opts: Options = DEFAULT) -> list[Part]:
     """kill(getpid(), SIGUSR1) with a handler: the rt_sigframe, the handler, rt_sigreturn."""
-    m = Machine.boot("x86_64", "intel", seed=1)
+    m = opts.boot("x86_64", "intel", seed=1)
     p = m.spawn("x86_64")
     handler, restorer = _handler_64(p)
     act = p.alloc(32)
@@ -47,6 +48,9 @@ def x86_64_handler() -> list[str]:
     p.set_registers({"r12": 0x1212})
     r = p.syscall("kill", p.pid, SIGUSR1)
     out.append(f"kill(getpid(), SIGUSR1) = {r.ret}; changed: {sorted(r.changed)}")
+    out += shown(
+        "-- kill(getpid(), SIGUSR1) on x86_64, the handler, rt_sigreturn", r.trace, in_text=False
+    )
     out += _frame_lines(r)
     cpu = [e for e in r.trace or () if e.kind == "cpu"]
     out.append("   the instructions, ring by ring:")
@@ -58,10 +62,10 @@ def x86_64_handler() -> list[str]:
     return out
 
 
-def i386_handler() -> list[str]:
+def i386_handler(opts: Options = DEFAULT) -> list[Part]:
     """The same from a 32-bit process on a 64-bit kernel: ia32_setup_rt_frame, and the return
     through the vDSO's __kernel_rt_sigreturn (int $0x80) to sys32_rt_sigreturn."""
-    m = Machine.boot("x86_64", "intel", seed=1)
+    m = opts.boot("x86_64", "intel", seed=1)
     p = m.spawn("i386")
     code = p.alloc(4096, executable=True)
     p.write_mem(code, assemble("mov esi, eax\nret", mode=32, address=code))
@@ -72,16 +76,21 @@ def i386_handler() -> list[str]:
     out.append(f"rt_sigaction(SIGUSR1, {{handler {code:#x}, SA_SIGINFO, no restorer}}) = {r.ret}")
     r = p.syscall("kill", p.pid, SIGUSR1)
     out.append(f"kill(getpid(), SIGUSR1) through __kernel_vsyscall = {r.ret}")
+    out += shown(
+        "-- kill(getpid(), SIGUSR1) from a 32-bit process, __kernel_rt_sigreturn",
+        r.trace,
+        in_text=False,
+    )
     out += _frame_lines(r)
     vdso = [e for e in r.trace or () if e.kind == "cpu" and e.what in ("mov eax, 0xad", "int 0x80")]
     out += [f"   ring 3 {e.address:#x} {e.what} (__kernel_rt_sigreturn)" for e in vdso]
     return out
 
 
-def restart_through_the_vdso() -> list[str]:
+def restart_through_the_vdso(opts: Options = DEFAULT) -> list[Part]:
     """A 32-bit read through __kernel_vsyscall (SYSENTER) sleeps on an empty pipe; a signal
     with an SA_RESTART handler interrupts it; the call restarts on the vDSO's int $0x80."""
-    m = Machine.boot("x86_64", "intel", seed=1)
+    m = opts.boot("x86_64", "intel", seed=1)
     reader, writer = m.spawn("i386"), m.spawn("i386")
     fds = reader.alloc(16)
     reader.syscall("pipe", fds, via="int80", trace=False)
@@ -96,6 +105,7 @@ def restart_through_the_vdso() -> list[str]:
     buf = reader.alloc(64)
     r = reader.syscall("read", rfd, buf, 16)
     out.append(f"pid {reader.pid}: read(pipe) through __kernel_vsyscall: {r.outcome}")
+    out += shown("-- read(pipe) through __kernel_vsyscall, until it sleeps", r.trace, in_text=False)
     out += [f"   {e.where}: {e.what}" for e in r.trace or () if e.kind == "kernel"][-2:]
     w = writer.syscall("kill", reader.pid, SIGUSR1, via="int80", trace=False)
     out.append(f"pid {writer.pid}: kill({reader.pid}, SIGUSR1) = {w.ret}; the reader is woken")
@@ -106,6 +116,9 @@ def restart_through_the_vdso() -> list[str]:
     out.append(f'pid {writer.pid}: write(pipe, "hi!", 3) = {w.ret}')
     out.append(f"Machine.schedule(): {m.schedule()}")
     result = reader.last_result
+    out += shown(
+        "-- the read woken: SA_RESTART handler, restarted on int $0x80", result.trace, in_text=False
+    )
     out.append(f"the reader's read = {result.ret}: {reader.read_mem(buf, 3)!r}")
     back = reader.task.sysenter_return
     out.append(
@@ -121,5 +134,5 @@ def restart_through_the_vdso() -> list[str]:
     return out
 
 
-def run() -> list[str]:
-    return [*x86_64_handler(), "", *i386_handler(), "", *restart_through_the_vdso()]
+def run(opts: Options = DEFAULT) -> list[Part]:
+    return [*x86_64_handler(opts), "", *i386_handler(opts), "", *restart_through_the_vdso(opts)]

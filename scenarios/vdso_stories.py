@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abi
-from simulator import Machine, Process, SyscallResult
+from scenarios.story import DEFAULT, Options, Part, shown
+from simulator import Process, SyscallResult
 from simulator.cpu.disassembler import disassemble
 from simulator.kernel import vdso as V
 from simulator.libc import find_vdso_symbol
@@ -28,16 +29,13 @@ def _rings(r: SyscallResult) -> str:
     return f"{steps} instructions, {kernel} kernel steps, instructions at ring {at}"
 
 
-def _show(r: SyscallResult, title: str) -> list[str]:
-    assert r.trace is not None
-    lines = [f"-- {title}"]
-    lines += ["   " + line for line in r.trace.render().splitlines()]
-    return lines
+def _show(r: SyscallResult, title: str) -> list[Part]:
+    return shown(f"-- {title}", r.trace)
 
 
-def three_ways() -> list[str]:
+def three_ways(opts: Options = DEFAULT) -> list[Part]:
     """gettimeofday through the vDSO, through the vsyscall page and through SYSCALL."""
-    m = Machine.boot("x86_64", "intel", seed=1)
+    m = opts.boot("x86_64", "intel", seed=1)
     m.advance_time(ADVANCE_NS)
     p = m.spawn("x86_64")
     out = ["== gettimeofday() three ways on x86_64: vDSO, vsyscall page, SYSCALL =="]
@@ -66,10 +64,10 @@ def three_ways() -> list[str]:
     return out
 
 
-def when_the_vdso_gives_up() -> list[str]:
+def when_the_vdso_gives_up(opts: Options = DEFAULT) -> list[Part]:
     """A tick in the middle of a read, the jiffies clocksource, vsyscall=none."""
     out = ["== When the vDSO retries or gives up =="]
-    m = Machine.boot("x86_64", "intel", seed=1)
+    m = opts.boot("x86_64", "intel", seed=1)
     m.advance_time(ADVANCE_NS)
     p = m.spawn("x86_64")
     ts = p.alloc(16)
@@ -94,11 +92,11 @@ def when_the_vdso_gives_up() -> list[str]:
     out += [f"   ring 3 {e.what} at {e.address:#x}" for e in r.trace or () if e.what == "syscall"]
     kernel = [e.where for e in r.trace or () if e.kind == "kernel"]
     out.append("   then " + ", ".join(dict.fromkeys(kernel)))
-    q = Machine.boot("x86_64", "intel", vsyscall="none").spawn("x86_64")
+    q = opts.boot("x86_64", "intel", vsyscall="none").spawn("x86_64")
     r = q.syscall("time", 0, via="vsyscall_page")
     out.append(f"vsyscall=none: no page at {V.VSYSCALL_ADDR:#x}; calling time there: ")
     out[-1] += f"killed by {r.signal_name}" if r.signal is not None else f"ret {r.ret}"
-    q = Machine.boot("x86_64", "intel").spawn("x86_64")
+    q = opts.boot("x86_64", "intel").spawn("x86_64")
     run = q.run(f"mov rax, {V.VSYSCALL_ADDR + 0x10:#x}\ncall rax")
     out.append(
         f"vsyscall=emulate, a call to +0x10 (not an entry point): {run.stop}"
@@ -108,11 +106,12 @@ def when_the_vdso_gives_up() -> list[str]:
     return out
 
 
-def kernel_vsyscall() -> list[str]:
+def kernel_vsyscall(opts: Options = DEFAULT) -> list[Part]:
     """The 32-bit vDSO: __kernel_vsyscall per kernel and vendor, and its gettimeofday."""
     out = ["== The 32-bit vDSO: __kernel_vsyscall, chosen at boot by CPU feature =="]
-    for kernel, vendor in (("x86_64", "intel"), ("x86_64", "amd"), ("i386", "intel")):
-        m = Machine.boot(kernel, vendor, seed=1)
+    machines = (("x86_64", "intel"), ("x86_64", "amd"), ("i386", "intel"))
+    for kernel, vendor in [(k, v) for k, v in machines if v in opts.cpus()]:
+        m = opts.boot(kernel, vendor, seed=1)
         p = m.spawn("i386")
         entry = dict(p.task.auxv)[abi.AT_SYSINFO]
         code = p.read_mem(entry, 24)
@@ -122,7 +121,7 @@ def kernel_vsyscall() -> list[str]:
             f"{kernel} kernel on {vendor}: the {m.kernel.vdso_variant.name} variant at "
             f"AT_SYSINFO {entry:#x}: {shown}"
         )
-    m = Machine.boot("x86_64", "amd", seed=1)
+    m = opts.boot("x86_64", "amd", seed=1)
     m.advance_time(ADVANCE_NS)
     p = m.spawn("i386")
     tv = p.alloc(16)
@@ -136,6 +135,6 @@ def kernel_vsyscall() -> list[str]:
     return out
 
 
-def run() -> list[str]:
+def run(opts: Options = DEFAULT) -> list[Part]:
     """The whole vDSO story."""
-    return [*three_ways(), "", *when_the_vdso_gives_up(), "", *kernel_vsyscall()]
+    return [*three_ways(opts), "", *when_the_vdso_gives_up(opts), "", *kernel_vsyscall(opts)]

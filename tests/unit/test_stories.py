@@ -1,6 +1,7 @@
 """What the tour's stories show, pinned (the texts a reader follows next to the source)."""
 
 from scenarios import kernel_stories
+from scenarios.story import text_lines
 
 
 class TestX32Execve:
@@ -8,7 +9,7 @@ class TestX32Execve:
         """520 | __X32_SYSCALL_BIT reaches stub_x32_execve -> compat_sys_execve, which reads
         argv as 4-byte compat_uptr_t (syscall_64.tbl '520 x32 execve stub_x32_execve';
         fs/exec.c 3.16); the new x86_64 image prints its argv[1]."""
-        text = "\n".join(kernel_stories.x32_execve())
+        text = "\n".join(text_lines(kernel_stories.x32_execve()))
         assert "andl $__SYSCALL_MASK,%eax -> 0x208" in text
         assert "call compat_sys_execve" in text
         assert "stdout b'x32', exit, status 0" in text
@@ -16,7 +17,7 @@ class TestX32Execve:
     def test_59_with_the_x32_bit_reads_8_byte_pointers(self):
         """59 is a 64-bit entry ('59 64 execve stub_execve'): from an x32 process it still
         runs sys_execve, which reads two 4-byte pointers as one 8-byte one: -EFAULT."""
-        text = "\n".join(kernel_stories.x32_execve())
+        text = "\n".join(text_lines(kernel_stories.x32_execve()))
         assert "= -14 (EFAULT)" in text
 
 
@@ -28,7 +29,7 @@ class TestSignalHandler:
         to sys32_rt_sigreturn; the clobbered r12 comes back."""
         from scenarios import signal_stories
 
-        text = "\n".join(signal_stories.run())
+        text = "\n".join(text_lines(signal_stories.run()))
         assert "__setup_rt_frame (arch/x86/kernel/signal.c)" in text
         assert "ia32_setup_rt_frame (arch/x86/ia32/ia32_signal.c)" in text
         assert "sys32_rt_sigreturn (arch/x86/ia32/ia32_signal.c)" in text
@@ -42,7 +43,7 @@ class TestRestartStory:
         (-ERESTARTSYS), and came back through int $0x80 at SYSENTER_RETURN - 2."""
         from scenarios import signal_stories
 
-        lines = signal_stories.restart_through_the_vdso()
+        lines = text_lines(signal_stories.restart_through_the_vdso())
         text = "\n".join(lines)
         assert "the reader's read = 3: b'hi!'" in text
         assert "-ERESTARTSYS" in text and "ip -= 2" in text
@@ -56,7 +57,7 @@ class TestSysretNonCanonical:
         """SDM Vol. 2B SYSRET: Intel raises #GP(0) at CPL 0 for a non-canonical RCX; AMD APM
         Vol. 3 SYSRET completes and the fetch faults at CPL 3; Linux's IRET exit after a
         tracer's non-canonical rip ends in SIGSEGV through bad_iret."""
-        text = "\n".join(kernel_stories.sysret_non_canonical())
+        text = "\n".join(text_lines(kernel_stories.sysret_non_canonical()))
         assert "(raised at CPL 0)" in text
         assert "ring 0->3" in text
         assert "killed by signal 11" in text
@@ -67,7 +68,7 @@ class TestSyscallDefine:
         """Part 1's story: the table line of syscall_64.tbl (3.16), syscalltbl.sh's
         __SYSCALL_COMMON(0, sys_read, sys_read), syscall_init's LSTAR = system_call, and
         SyS_read's (unsigned int) cast dropping bits 32-63 of fd."""
-        text = "\n".join(kernel_stories.syscall_define_read())
+        text = "\n".join(text_lines(kernel_stories.syscall_define_read()))
         assert "'0 common read sys_read'" in text
         assert "__SYSCALL_COMMON(0, sys_read, sys_read)" in text
         assert "IA32_LSTAR (0xc0000082)" in text and "system_call" in text

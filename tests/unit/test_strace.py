@@ -9,6 +9,7 @@ import pytest
 
 from scenarios import ptrace_stories
 from scenarios.kernel_stories import _echo_program
+from scenarios.story import text_lines
 from scenarios.strace import strace
 from simulator import Machine
 
@@ -26,7 +27,7 @@ exit(0) = ?
 
 
 def _story_lines() -> list[str]:
-    lines = ptrace_stories.strace_story()
+    lines = text_lines(ptrace_stories.strace_story())
     return [line.strip() for line in lines[1:-1]]
 
 
@@ -74,7 +75,7 @@ class TestStory:
         """The tour's PTRACE_SYSCALL session: the entry stop (0x857f, rax -ENOSYS), the count
         rewritten from 7 to 3 (the child writes "abc"), the return rewritten to 1000 (exit
         status 232)."""
-        text = "\n".join(ptrace_stories.ptrace_session())
+        text = "\n".join(text_lines(ptrace_stories.ptrace_session()))
         assert "status 0x137f" in text  # SIGSTOP after PTRACE_ATTACH
         assert "rax = -38 (-ENOSYS: an entry stop), rdx = 7" in text
         assert "the child wrote b'abc'" in text
@@ -82,7 +83,7 @@ class TestStory:
 
     def test_seccomp_story(self):
         """EPERM for getpid, SIGSYS for umask and for INT 0x80 (arch check)."""
-        text = "\n".join(ptrace_stories.seccomp_story())
+        text = "\n".join(text_lines(ptrace_stories.seccomp_story()))
         assert "getpid() = -1 (EPERM)" in text
         assert "umask(022): signal, killed by SIGSYS" in text
         assert "INT 0x80 from 64-bit code: signal, killed by SIGSYS" in text
