@@ -3,7 +3,7 @@
 A scenario's function returns a list of parts: plain text lines, and ``Shown`` parts for
 the calls whose traces it shows. ``Story`` keeps them together, so one run gives the text
 the tour prints (and the golden files pin), JSON with every trace in full, and an HTML page
-with each trace and a map of the path the call took (``scenarios.pathmap``).
+with each trace and a map of the path the call took (``simulator.pathmap``).
 """
 
 from __future__ import annotations
@@ -174,8 +174,8 @@ class Story:
 
     def to_html(self) -> str:
         """A self-contained HTML page: the story's text, and for each call its map (SVG,
-        drawn by scenarios.pathmap) and its trace as a table."""
-        from scenarios import pathmap
+        drawn by simulator.pathmap) and its trace as a table."""
+        from simulator import pathmap
 
         body: list[str] = []
         pre: list[str] = []

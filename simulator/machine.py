@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 import attrs
@@ -110,6 +111,24 @@ class SyscallResult:
             text += f" ({self.errno})"
         return text if self.modeled else text + " [not modeled]"
 
+    def _repr_html_(self) -> str:
+        """For notebooks: the result, the registers that changed, the map of the path and
+        the trace."""
+        rows = "".join(
+            f"<tr><td>{escape(name)}</td><td><code>{before:#x}</code></td>"
+            f"<td><code>{after:#x}</code></td></tr>"
+            for name, (before, after) in self.changed.items()
+        )
+        table = (
+            f'<table class="ringsim-changed"><tr><th>register</th><th>before</th>'
+            f"<th>after</th></tr>{rows}</table>"
+            if rows
+            else "<p>no register the process can see changed</p>"
+        )
+        head = f"<p><b>{escape(str(self))}</b> (nr {self.number}, via {escape(self.via)}, "
+        head += f"outcome {escape(self.outcome)})</p>"
+        return head + table + _trace_html(self.trace)
+
 
 @attrs.frozen
 class RunResult:
@@ -123,6 +142,21 @@ class RunResult:
     signal: int | None
     modeled: bool
     detail: str = ""
+
+    def _repr_html_(self) -> str:
+        """For notebooks: how the run ended, the map of its path and its trace."""
+        detail = f" ({escape(self.detail)})" if self.detail else ""
+        head = f"<p><b>run: {escape(self.stop)}</b>{detail} after {self.steps} steps</p>"
+        return head + _trace_html(self.trace)
+
+
+def _trace_html(trace: Trace | None) -> str:
+    if trace is None:
+        return "<p>(not traced)</p>"
+    return (
+        f"<figure>{trace.to_svg()}</figure><details><summary>trace, {len(trace)} steps"
+        f"</summary>{trace.to_html()}</details>"
+    )
 
 
 @attrs.frozen(eq=False)

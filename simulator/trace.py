@@ -112,6 +112,13 @@ class Trace:
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def to_svg(self) -> str:
+        """A map of the path the steps took, as SVG (``simulator.pathmap``): ring 3 on the
+        left, ring 0 on the right, the crossing instructions on the boundary."""
+        from simulator import pathmap
+
+        return pathmap.svg(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The trace as JSON-ready data in the documented schema (docs/trace-format.md)."""
         return {

@@ -132,6 +132,46 @@ class Snapshot:
         out["tr.cache"] = self.tr[1]
         return out
 
+    def _repr_html_(self) -> str:
+        """For notebooks: mode and CPL, the registers, the segment registers with their
+        hidden caches, the control registers and the MSRs, as tables."""
+        from html import escape
+
+        def table(title: str, rows: list[tuple[str, str]]) -> str:
+            cells = "".join(
+                f"<tr><td>{escape(n)}</td><td><code>{escape(v)}</code></td></tr>" for n, v in rows
+            )
+            return (
+                f'<table class="ringsim-cpu"><tr><th colspan="2">{title}</th></tr>{cells}</table>'
+            )
+
+        regs = [(n, f"{v:#x}") for n, v in zip(FULL_NAMES, self.regs, strict=True)]
+        segs = [
+            (name, f"{self.selectors[i]:#06x}  {self.caches[i].describe()}")
+            for i, name in enumerate(SREG_NAMES)
+        ]
+        segs += [
+            ("ldtr", f"{self.ldtr[0]:#06x}  {self.ldtr[1].describe()}"),
+            ("tr", f"{self.tr[0]:#06x}  {self.tr[1].describe()}"),
+            ("gdtr", f"base {self.gdtr.base:#x} limit {self.gdtr.limit:#x}"),
+            ("idtr", f"base {self.idtr.base:#x} limit {self.idtr.limit:#x}"),
+        ]
+        crs = [(n, f"{v:#x}") for n, v in zip(("cr0", "cr2", "cr3", "cr4"), self.crs, strict=True)]
+        msrs = [(f"{M.NAMES[n]} ({n:#x})", f"{v:#x}") for n, v in self.msrs]
+        head = f"<p><b>CPU: {escape(self.mode)}, CPL {self.cpl}</b></p>"
+        tables = (
+            table(t, r)
+            for t, r in (
+                ("registers", regs),
+                ("segments", segs),
+                ("control registers", crs),
+                ("MSRs", msrs),
+            )
+        )
+        return (
+            head + '<div style="display:flex;gap:1em;flex-wrap:wrap">' + "".join(tables) + "</div>"
+        )
+
     def diff(self, later: Snapshot) -> tuple[Change, ...]:
         """What changed from this snapshot to ``later``, in a fixed order."""
         a, b = self.named(), later.named()

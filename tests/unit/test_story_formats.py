@@ -1,6 +1,6 @@
 """ringsim run's options and formats: a story told on a chosen kernel, CPU and seed, as text,
 JSON (schema ringsim-story/1, docs/trace-format.md) and an HTML page with a map of each
-call's path (scenarios/pathmap.py)."""
+call's path (simulator/pathmap.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import json
 import pytest
 
 from scenarios.cli import main
-from scenarios.pathmap import nodes, svg
 from scenarios.registry import BY_NAME, SCENARIOS
 from scenarios.story import STORY_SCHEMA, Options, Shown, text_lines
 from simulator import Machine
+from simulator.pathmap import nodes, svg
 from simulator.trace import Trace
 
 
