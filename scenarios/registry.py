@@ -10,6 +10,7 @@ from scenarios import (
     bare_round_trips,
     cpu_foundations,
     kernel_stories,
+    mechanisms_story,
     ptrace_stories,
     signal_stories,
     vdso_stories,
@@ -105,6 +106,11 @@ def _build() -> tuple[Scenario, ...]:
             "read() on an i386 kernel through SYSENTER and through INT 0x80",
             kernel_stories.x86_32_reads,
             kernels=("i386",),
+        ),
+        Scenario(
+            "mechanisms",
+            "INT 0x80, SYSENTER and SYSCALL side by side, costed (a model, not a measurement)",
+            mechanisms_story.run,
         ),
         Scenario(
             "ia32-compat",
