@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 import abi
-from simulator.cpu import Snapshot
+from simulator.cpu import CPU, Snapshot
 from simulator.cpu._validate import check_choice, check_int, check_range
 from simulator.cpu.assembler import assemble
 from simulator.cpu.disassembler import format_instruction
@@ -22,7 +22,7 @@ from simulator.cpu.segments import SREG_NAMES
 from simulator.kernel import exec as kexec
 from simulator.kernel import linux316 as L
 from simulator.kernel import ptrace as P
-from simulator.kernel import traps, vdso32
+from simulator.kernel import vdso32
 from simulator.kernel.boot import boot
 from simulator.kernel.fs import FileSystem
 from simulator.kernel.kernel import Kernel, KernelStop
@@ -99,7 +99,11 @@ class SyscallResult:
 
     @property
     def signal_name(self) -> str | None:
-        return None if self.signal is None else traps.SIGNAL_NAMES.get(self.signal)
+        """The name of ``signal`` (``"SIGSEGV"``, from abi.SIGNAL_NAMES); None when no signal
+        ended the process."""
+        if self.signal is None:
+            return None
+        return abi.SIGNAL_NAMES.get(self.signal, f"signal {self.signal}")
 
     def __str__(self) -> str:
         if self.signal is not None:
@@ -180,15 +184,18 @@ class MachineSnapshot:
 
 
 class Machine:
-    """A booted machine: one CPU, one kernel, its filesystem and processes."""
+    """A booted machine: one CPU, one kernel, its filesystem and processes.
+
+    Make one with ``Machine.boot``; the constructor takes what boot has built.
+    """
 
     def __init__(self, kernel: Kernel, boot_trace: Trace, *, profile: str, seed: int) -> None:
         self.kernel = kernel
-        self.cpu = kernel.cpu
+        self.cpu: CPU = kernel.cpu
         self.boot_trace = boot_trace
         self.profile = profile
         self.seed = seed
-        self.random = random.Random(seed)
+        self.random: random.Random = random.Random(seed)  # every random choice comes from here
         kernel.random = self.random
         self.fs: FileSystem = FileSystem.standard()
         kernel.fs = self.fs
@@ -501,10 +508,12 @@ class Machine:
 
     @property
     def kind(self) -> str:
+        """The kernel booted: ``"x86_64"`` or ``"i386"``."""
         return self.kernel.kind
 
     @property
     def vendor(self) -> str:
+        """The CPU vendor: ``"intel"`` or ``"amd"``."""
         return self.kernel.vendor
 
     def spawn(self, abi: str = "x86_64", *, parent: Process | int | None = None) -> Process:
@@ -660,14 +669,17 @@ class Process:
 
     @property
     def pid(self) -> int:
+        """The process ID."""
         return self.task.pid
 
     @property
     def abi(self) -> str:
+        """The process's ABI: ``"x86_64"``, ``"i386"`` or ``"x32"``."""
         return self.task.abi
 
     @property
     def alive(self) -> bool:
+        """Whether the process has not exited or been killed."""
         return self.task.alive
 
     @property
@@ -677,6 +689,8 @@ class Process:
 
     @property
     def stdout(self) -> bytes:
+        """The bytes written to the console on fd 1, its standard output; empty when fd 1 is
+        not a console (closed, or a pipe or a file)."""
         console = self.task.fds.get(1)
         return bytes(console.output) if isinstance(console, Console) else b""
 
@@ -737,6 +751,8 @@ class Process:
 
     @property
     def wide(self) -> bool:
+        """Whether the process is an x86_64 one (an x32 process, 64-bit code with 32-bit
+        pointers, is not)."""
         return self.abi == "x86_64"
 
     # ------------------------------------------------------------------ registers

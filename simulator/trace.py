@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -66,12 +67,14 @@ class Trace:
         changes: tuple[tuple[str, Any, Any], ...] = (),
         address: int | None = None,
     ) -> None:
+        """Append one step: its kind, ring, what it models (``where``), what happened, the
+        (name, before, after) changes and the instruction's address."""
         self.events.append(Event(kind, ring, where, what, changes, address))
 
     def __len__(self) -> int:
         return len(self.events)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
     def __getitem__(self, index: int) -> Event:

@@ -961,30 +961,38 @@ class WaitResult:
 
     @property
     def stopped(self) -> bool:
+        """WIFSTOPPED: a child was reported stopped (low byte 0x7f)."""
         return self.pid > 0 and self.status & 0xFF == 0x7F
 
     @property
     def stopsig(self) -> int:
+        """WSTOPSIG: the signal that stopped it (bits 8-15; SIGTRAP | 0x80 for a syscall stop
+        under PTRACE_O_TRACESYSGOOD)."""
         return (self.status >> 8) & 0xFF
 
     @property
     def event(self) -> int:
+        """The PTRACE_EVENT_* of a ptrace event stop (status >> 16), 0 for none."""
         return self.status >> 16
 
     @property
     def exited(self) -> bool:
+        """WIFEXITED: a child was reported to have exited (low 7 bits 0)."""
         return self.pid > 0 and self.status & 0x7F == 0
 
     @property
     def exitstatus(self) -> int:
+        """WEXITSTATUS: its exit code (bits 8-15)."""
         return (self.status >> 8) & 0xFF
 
     @property
     def signaled(self) -> bool:
+        """WIFSIGNALED: a child was reported killed by a signal."""
         return self.pid > 0 and (self.status & 0x7F) not in (0, 0x7F)
 
     @property
     def termsig(self) -> int:
+        """WTERMSIG: the signal that killed it (low 7 bits)."""
         return self.status & 0x7F
 
 

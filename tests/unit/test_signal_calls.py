@@ -583,3 +583,14 @@ def test_idle_stop_resumed_by_a_simulated_tracer(m):
     assert m.waitpid(child).stopsig == SIGSTOP
     assert tracer.syscall("ptrace", 7, child.pid, 0, SIGTERM).ret == 0
     assert child.task.killed_by == SIGTERM
+
+
+def test_signal_name_of_any_signal():
+    """A process killed by SIGTERM (15, asm-generic/signal.h) names it: the names come from
+    abi.SIGNAL_NAMES, not only the signals CPU exceptions send."""
+    from simulator import Machine
+
+    p = Machine.boot().spawn("x86_64")
+    r = p.syscall("kill", p.pid, 15)
+    assert r.signal == 15 and r.signal_name == "SIGTERM"
+    assert str(r).startswith("kill: killed by SIGTERM")
