@@ -76,6 +76,9 @@ def boot(
     def step(where: str, what: str) -> None:
         trace.record(BOOT, 0, where, what)
 
+    def _what_if_mark(dpl: int) -> str:
+        return "" if dpl == 3 else " (WHAT IF: Linux makes it DPL 3)"
+
     def what_if_note(key: str, value: Any) -> None:
         trace.record(
             BOOT,
@@ -187,10 +190,11 @@ def boot(
 
     # IDT (trap_init, arch/x86/kernel/traps.c).
     idt = bytearray(256 * (16 if wide else 8))
+    int80_dpl = 3
     for gate in L.idt_gates(kind):
         dpl = gate.dpl
         if gate.vector == L.SYSCALL_VECTOR and "int80_gate_dpl" in what_if:
-            dpl = int(what_if["int80_gate_dpl"])
+            dpl = int80_dpl = int(what_if["int80_gate_dpl"])
             what_if_note("int80_gate_dpl", dpl)
         target = k.symbols[gate.handler]
         if wide:
@@ -212,14 +216,15 @@ def boot(
     if wide:
         step(
             "trap_init (arch/x86/kernel/traps.c)",
-            "set_system_intr_gate(IA32_SYSCALL_VECTOR, ia32_syscall): vector 0x80 is a DPL 3 "
-            "interrupt gate; int3 and overflow are DPL 3; #DF, NMI, #DB, #MC on IST stacks",
+            "set_system_intr_gate(IA32_SYSCALL_VECTOR, ia32_syscall): vector 0x80 is a "
+            f"DPL {int80_dpl} interrupt gate{_what_if_mark(int80_dpl)}; int3 and overflow are "
+            "DPL 3; #DF, NMI, #DB, #MC on IST stacks",
         )
     else:
         step(
             "trap_init (arch/x86/kernel/traps.c)",
-            "set_system_trap_gate(SYSCALL_VECTOR, &system_call): vector 0x80 is a DPL 3 trap "
-            "gate; int3 and overflow are DPL 3",
+            "set_system_trap_gate(SYSCALL_VECTOR, &system_call): vector 0x80 is a "
+            f"DPL {int80_dpl} trap gate{_what_if_mark(int80_dpl)}; int3 and overflow are DPL 3",
         )
 
     # MSRs.

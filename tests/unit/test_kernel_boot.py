@@ -448,3 +448,15 @@ class TestInt80GateDplWhatIf:
         p = m.spawn("x86_64")
         r = p.syscall("getpid", via="int80")
         assert r.ret == p.pid and r.signal is None
+
+
+def test_what_if_gate_dpl_is_what_the_boot_trace_says():
+    """Under the what-if boot option the trap_init step reports the DPL the gate really has
+    (Linux 3.16's trap_init makes vector 0x80 DPL 3: set_system_intr_gate on x86_64)."""
+    from simulator import Machine
+
+    m = Machine.boot(what_if={"int80_gate_dpl": 0})
+    (step,) = [e.what for e in m.boot_trace if "trap_init" in e.where]
+    assert "vector 0x80 is a DPL 0 interrupt gate (WHAT IF: Linux makes it DPL 3)" in step
+    (step,) = [e.what for e in Machine.boot().boot_trace if "trap_init" in e.where]
+    assert "vector 0x80 is a DPL 3 interrupt gate;" in step
