@@ -303,6 +303,7 @@ def ptregs_stub(k: Kernel, entry: str, nr: int) -> None:
     """stub_execve and friends: SAVE_REST, FIXUP_TOP_OF_STACK, call, leave by IRET."""
     r = k.cpu.r
     base = pt_regs_base(k)
+    k.note_table_call("sys_call_table", nr)
     save_rest(k, base)
     k.note(where(entry), f"{entry}: addq $8,%rsp; SAVE_REST (rbx, rbp, r12-r15 into pt_regs)")
     fixup_top_of_stack(k)

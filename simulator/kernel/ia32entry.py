@@ -114,6 +114,7 @@ def _dispatch(
     args = (r[RDI], r[RSI], r[RDX], r[RCX], r[R8], r[R9])
     if entry in PTREGS_STUBS:
         base = _base(k)
+        k.note_table_call("ia32_sys_call_table", nr)
         E.save_rest(k, base)
         k.note(where(entry), f"PTREGSCALL {entry}: SAVE_REST; call {PTREGS_STUBS[entry]}")
         result = k.call_stub(entry, PTREGS_STUBS[entry], nr, args)

@@ -176,12 +176,19 @@ class Kernel:
                 )
                 return -self.errno("ENOSYS")
             return self.not_modeled(entry, f"{table}[{number}] = {entry}")
+        self.note_table_call(table, number)
+        return handler(self, *args)
+
+    def note_table_call(self, table: str, number: int) -> None:
+        """The ``call *<table>(,%rax,8)`` step: which slot, and what it holds (a handler or,
+        for execve, sigreturn and friends, the assembly stub that saves the rest of pt_regs
+        first)."""
+        entry = self.tables[table].entries[number]
         self.note(
             f"{table} ({self.tables[table].source})",
             f"call *{table}(,%rax,{8 if self.kind == 'x86_64' else 4}) -> "
             f"{table}[{number}] = {entry}",
         )
-        return handler(self, *args)
 
     def call_or_sleep(
         self, table: str, number: int, args: tuple[int, ...], after: str, extra: tuple = ()
