@@ -17,6 +17,7 @@ from simulator.cpu.assembler import assemble
 from simulator.cpu.disassembler import format_instruction
 from simulator.cpu.execute import COMPLETED, DELIVERED, HALTED, NOT_MODELED, SHUTDOWN, StepResult
 from simulator.cpu.faults import FaultSignal
+from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
 from simulator.kernel import exec as kexec
@@ -1230,11 +1231,9 @@ class Process:
             rip = cpu.r[RIP]
             if rip == end:
                 return True
-            if start <= rip < end:
-                try:
-                    return mm.peek(rip, 1) == b"\xf4"
-                except LookupError:
-                    return False
+            if start <= rip < end:  # an hlt in the code (the code's pages are mapped)
+                page = mm.lookup(rip >> PAGE_SHIFT)
+                return page is not None and page.data[rip & PAGE_MASK] == 0xF4
             return False
 
         total = [0]

@@ -250,7 +250,7 @@ def _ud(detail: str) -> FaultSignal:
 class CPU(CPUState):
     """A CPU that executes instructions: :meth:`step`, :meth:`run` and event delivery."""
 
-    __slots__ = ("halted", "hooks", "retired", "shadow", "shutdown", "tsc_offset")
+    __slots__ = ("_fetch_bits", "halted", "hooks", "retired", "shadow", "shutdown", "tsc_offset")
 
     def __init__(self, vendor: str = "intel") -> None:
         super().__init__(vendor)
@@ -260,6 +260,7 @@ class CPU(CPUState):
         self.shutdown = False
         self.shadow = False  # MOV SS / POP SS / STI interrupt shadow
         self.hooks: dict[int, Callable[[CPU], None]] = {}
+        self._fetch_bits = 64  # the code size of the last fetch (16, 32 or 64)
 
     # ------------------------------------------------------------ fetch, decode
 
@@ -270,20 +271,50 @@ class CPU(CPUState):
         return 32 if cs.db else 16
 
     def _fetch(self) -> Instruction | Unmodeled:
-        from simulator.cpu.decoder import decode
+        """The instruction at CS:RIP, decoded once and cached per linear address and mode.
 
+        Every fetch is checked: the canonical RIP (64-bit) or the CS limit, and the page's
+        rights for an instruction fetch at this CPL. The cached path below makes the same
+        checks as the first decode, only with the page lookup inlined."""
         rip = self.r[RIP]
-        bits = self._code_bits()
         cs = self.cache[CS]
-        if bits == 64:
+        if cs.l and self.msr.values[M.IA32_EFER] & M.EFER_LMA:
+            bits = 64
             linear = rip
             if ((rip + _CANON) & _M64) >> 48:
                 raise _gp(0, f"instruction fetch at non-canonical RIP {rip:#x}")
         else:
+            bits = 32 if cs.db else 16
             rip &= _M32 if bits == 32 else 0xFFFF  # EIP or IP: no upper bits outside 64-bit mode
             if rip > cs.limit:
                 raise _gp(0, f"EIP {rip:#x} beyond the CS limit {cs.limit:#x}")
             linear = (cs.base + rip) & _M32
+        self._fetch_bits = bits
+        vpn = linear >> PAGE_SHIFT
+        if self._cr0 & C.CR0_PG:
+            space = self.space
+            shared = space.shared
+            owner = shared if shared is not None and vpn >= space.split_vpn else space
+            ins = owner.decoded.get((linear << 2) | (bits >> 5))
+            if ins is not None:
+                page = owner.pages.get(vpn)
+                index = FETCH * 4 + (2 if self.cpl == 3 else 0) + ((self.r[RFLAGS] >> 18) & 1)
+                if self._perm[index][page.flags if page is not None else 0] >= 0:
+                    self._page_for(linear, FETCH, False, False)  # raises the #PF
+                if (linear & PAGE_MASK) + ins.length > PAGE_SIZE:
+                    self._page_for(
+                        (linear + ins.length - 1) & self._linear_mask(), FETCH, False, False
+                    )
+                if bits != 64 and rip + ins.length - 1 > cs.limit:
+                    raise _gp(0, "instruction runs past the CS limit")
+                return ins
+        return self._fetch_and_decode(rip, linear, bits, cs)
+
+    def _fetch_and_decode(
+        self, rip: int, linear: int, bits: int, cs: DescriptorCache
+    ) -> Instruction | Unmodeled:
+        from simulator.cpu.decoder import decode
+
         paging = self._cr0 & C.CR0_PG
         space = self.space if paging else self.physical
         vpn = linear >> PAGE_SHIFT
@@ -384,16 +415,18 @@ class CPU(CPUState):
                     f"instruction {got.mnemonic} ({got.raw.hex(' ')}) is not modeled by ringsim",
                 )
             ins = got
-            fn = HANDLERS.get(ins.mnemonic)
+            mnemonic = ins.mnemonic
+            fn = HANDLERS.get(mnemonic)
             if fn is None:
-                return NOT_MODELED, ins, None, (), f"{ins.mnemonic} is decoded but not executed"
-            if ins.mnemonic in ROLLBACK:
+                return NOT_MODELED, ins, None, (), f"{mnemonic} is decoded but not executed"
+            if mnemonic in ROLLBACK:
                 snap = self.snapshot()
-            r[RIP] = (start + ins.length) & self._ip_mask(ins)
+            bits = self._fetch_bits
+            r[RIP] = (start + ins.length) & (_M64 if bits == 64 else _M32 if bits == 32 else 0xFFFF)
             self.shadow = False
             rf = r[RFLAGS] & F.RF
             fn(self, ins, start)
-            if rf and ins.mnemonic != "iret":
+            if rf and mnemonic != "iret":
                 # RF suppresses instruction breakpoints for one instruction and is cleared
                 # when it completes (SDM Vol. 3B §18.3.1.1).
                 r[RFLAGS] &= ~F.RF
@@ -414,11 +447,6 @@ class CPU(CPUState):
             if not deliver:
                 return FAULTED, ins, fault, (), ""
             return self._deliver_exception(fault, start, ins)
-
-    def _ip_mask(self, ins: Instruction) -> int:
-        if self._code_bits() == 64:
-            return _M64
-        return _M32 if self.cache[CS].db else 0xFFFF
 
     def _deliver_exception(
         self, fault: Fault, return_rip: int, ins: Instruction | None
@@ -1378,7 +1406,7 @@ def _swapgs(cpu: CPU, ins: Instruction, start: int) -> None:
     cpu._require_cpl0("SWAPGS")
     kernel = cpu.msr.values[M.IA32_KERNEL_GS_BASE]
     cpu.msr.values[M.IA32_KERNEL_GS_BASE] = cpu.cache[GS].base
-    cpu.cache[GS] = attrs.evolve(cpu.cache[GS], base=kernel)
+    cpu.cache[GS] = cpu.cache[GS].with_base(kernel)
 
 
 @handler("rdmsr")

@@ -42,6 +42,9 @@ def _u64(value: int) -> int:
     return check_int("base", value, 64)
 
 
+_WITH_BASE: dict[tuple[int, int], tuple[DescriptorCache, DescriptorCache]] = {}
+
+
 @attrs.frozen
 class DescriptorCache:
     """The hidden part of a segment register (SDM Vol. 3A §3.4.3).
@@ -62,6 +65,23 @@ class DescriptorCache:
     g: bool = attrs.field(default=False, converter=lambda v: check_bool("g", v))
     avl: bool = attrs.field(default=False, converter=lambda v: check_bool("avl", v))
     usable: bool = attrs.field(default=True, converter=lambda v: check_bool("usable", v))
+
+    def with_base(self, base: int) -> DescriptorCache:
+        """The same cache with another base (SWAPGS, WRMSR to FS/GS_BASE, a GS reload).
+
+        SWAPGS runs twice on every 64-bit system call and flips between the same two
+        caches, so recent results are kept (by the identity of the cache they came from):
+        values are immutable, so sharing them is safe."""
+        key = (id(self), base)
+        hit = _WITH_BASE.get(key)
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        new = attrs.evolve(self, base=base)
+        if len(_WITH_BASE) >= 64:
+            _WITH_BASE.clear()
+        _WITH_BASE[key] = (self, new)
+        _WITH_BASE[(id(new), self.base)] = (new, self)  # and the way back
+        return new
 
     @property
     def is_code(self) -> bool:

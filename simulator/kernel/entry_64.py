@@ -94,11 +94,12 @@ def system_call_after_swapgs(k: Kernel) -> None:
     k.kwrite(gs + L.PERCPU_OLD_RSP, user_rsp, 8)
     kernel_stack = k.kread(gs + L.PERCPU_KERNEL_STACK, 8)
     r[RSP] = kernel_stack
-    k.note(
-        where("system_call"),
-        f"movq %rsp,PER_CPU(old_rsp); movq PER_CPU(kernel_stack),%rsp: "
-        f"rsp {user_rsp:#x} -> {kernel_stack:#x}",
-    )
+    if k.trace is not None:
+        k.note(
+            where("system_call"),
+            f"movq %rsp,PER_CPU(old_rsp); movq PER_CPU(kernel_stack),%rsp: "
+            f"rsp {user_rsp:#x} -> {kernel_stack:#x}",
+        )
     k.enable_interrupts()
     # SAVE_ARGS 8,0: nine argument slots and orig_ax below the hardware-frame room.
     sp = kernel_stack - (9 * 8 + 8)
@@ -106,11 +107,12 @@ def system_call_after_swapgs(k: Kernel) -> None:
     base = sp - ARGOFFSET
     k.kwrite_words(sp, [r[R11], r[R10], r[R9], r[R8], r[RAX]], 8)
     k.kwrite_words(base + _PT["dx"], [r[RDX], r[RSI], r[RDI], r[RAX], r[RCX]], 8)
-    k.note(
-        where("system_call"),
-        "SAVE_ARGS 8,0: r11, r10, r9, r8, rax, rdx, rsi, rdi into pt_regs (RCX slot left "
-        f"stale); orig_ax = rax = {r[RAX]:#x}; RIP slot = rcx = {r[RCX]:#x}",
-    )
+    if k.trace is not None:
+        k.note(
+            where("system_call"),
+            "SAVE_ARGS 8,0: r11, r10, r9, r8, rax, rdx, rsi, rdi into pt_regs (RCX slot left "
+            f"stale); orig_ax = rax = {r[RAX]:#x}; RIP slot = rcx = {r[RCX]:#x}",
+        )
     if task.flags & TIF_WORK_SYSCALL_ENTRY:
         if task.flags & TIF_WORK_SYSCALL_ENTRY & ~_AUDIT:
             tracesys(k)
@@ -131,12 +133,14 @@ def _fastpath(k: Kernel, base: int) -> None:
         what = f"cmpq $__NR_syscall_max,%rax ({nr:#x})"
     table = k.tables["sys_call_table"]
     if nr > table.max_number:
-        k.note(where("badsys"), f"{what}: above {table.max_number}: RAX slot = -ENOSYS")
+        if k.trace is not None:
+            k.note(where("badsys"), f"{what}: above {table.max_number}: RAX slot = -ENOSYS")
         k.kwrite(base + _PT["ax"], -k.errno("ENOSYS"), 8)
         ret_from_sys_call(k)
         return
     entry = table.entries[nr]
-    k.note(where("system_call_fastpath"), f"{what}: {nr} <= {table.max_number}")
+    if k.trace is not None:
+        k.note(where("system_call_fastpath"), f"{what}: {nr} <= {table.max_number}")
     if entry in IRET_STUBS:
         ptregs_stub(k, entry, nr)
         return
@@ -149,7 +153,8 @@ def _system_call_after(k: Kernel, result: int, base: int) -> None:
     """movq %rax,RAX-ARGOFFSET(%rsp), then ret_from_sys_call."""
     result &= _MASK64
     k.kwrite(base + _PT["ax"], result, 8)
-    k.note(where("system_call"), f"movq %rax,RAX-ARGOFFSET(%rsp): {result:#x}")
+    if k.trace is not None:
+        k.note(where("system_call"), f"movq %rax,RAX-ARGOFFSET(%rsp): {result:#x}")
     ret_from_sys_call(k)
 
 
@@ -240,7 +245,8 @@ def ret_from_sys_call(k: Kernel) -> None:
         P.audit_exit(k, task, slot, where("sysret_audit"))
         mask &= ~_AUDIT
     if task.flags & mask:
-        k.note(where("sysret_careful"), "work pending: FIXUP_TOP_OF_STACK, leave by IRET")
+        if k.trace is not None:
+            k.note(where("sysret_careful"), "work pending: FIXUP_TOP_OF_STACK, leave by IRET")
         fixup_top_of_stack(k)
         r[RSP] = pt_regs_base(k) + ARGOFFSET
         r[RIP] = k.symbols["int_ret_from_sys_call"]
@@ -252,11 +258,12 @@ def ret_from_sys_call(k: Kernel) -> None:
     r[RDX], r[RSI], r[RDI] = slots[6:9]
     gs = cpu.cache[GS].base
     r[RSP] = k.kread(gs + L.PERCPU_OLD_RSP, 8)
-    k.note(
-        where("sysret_check"),
-        "no work: movq RIP-ARGOFFSET(%rsp),%rcx; RESTORE_ARGS 1,-ARG_SKIP,0 (r11, r10, r9, r8, "
-        "rax, rdx, rsi, rdi from pt_regs); movq PER_CPU(old_rsp),%rsp; USERGS_SYSRET64",
-    )
+    if k.trace is not None:
+        k.note(
+            where("sysret_check"),
+            "no work: movq RIP-ARGOFFSET(%rsp),%rcx; RESTORE_ARGS 1,-ARG_SKIP,0 (r11, r10, r9, r8, "
+            "rax, rdx, rsi, rdi from pt_regs); movq PER_CPU(old_rsp),%rsp; USERGS_SYSRET64",
+        )
     r[RIP] = k.symbols["native_usergs_sysret64"]
 
 

@@ -183,6 +183,8 @@ class Kernel:
         """The ``call *<table>(,%rax,8)`` step: which slot, and what it holds (a handler or,
         for execve, sigreturn and friends, the assembly stub that saves the rest of pt_regs
         first)."""
+        if self.trace is None:
+            return
         entry = self.tables[table].entries[number]
         self.note(
             f"{table} ({self.tables[table].source})",

@@ -128,7 +128,10 @@ def sys_read(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
             break
         if len(data) < want:
             break
-    _enter(k, "sys_read", f"vfs_read(fd {fd}, {buf:#x}, {count}): {copied} bytes copied to user")
+    if k.trace is not None:
+        _enter(
+            k, "sys_read", f"vfs_read(fd {fd}, {buf:#x}, {count}): {copied} bytes copied to user"
+        )
     return copied
 
 

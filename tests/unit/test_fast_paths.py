@@ -1,0 +1,58 @@
+"""The hot path's shortcuts keep every architectural check (benchmarks/run.py measures their
+speed; these tests pin that they change nothing a program or a trace can see)."""
+
+from __future__ import annotations
+
+import attrs
+
+from simulator import Machine
+from simulator.cpu.segments import DescriptorCache
+
+
+def test_cached_instruction_still_checks_the_page_at_the_new_cpl():
+    """The kernel's SYSCALL entry is decoded (and cached) at CPL 0 by the first getpid; a jump
+    to it from ring 3 must still fault: #PF with error code 0x15 (P, U/S, I/D: a user fetch
+    from a present supervisor page, Intel SDM Vol. 3A 4.7), CR2 the address, SIGSEGV."""
+    m = Machine.boot(kernel="x86_64", cpu="intel")
+    p = m.spawn("x86_64")
+    assert p.syscall("getpid", trace=False).ret == p.pid  # decodes system_call at CPL 0
+    lstar = m.cpu.read_msr("lstar")
+    run = p.run(f"mov rax, {lstar:#x}\njmp rax")
+    assert run.stop == "signal" and run.signal == 11
+    faults = [e for e in run.trace or () if e.kind == "fault"]
+    assert faults and f"#PF(0x15) at {lstar:#x}: fetch refused by paging" in faults[0].what
+    assert m.cpu.cr2 == lstar
+
+
+def test_with_base_is_evolve_and_flips_back():
+    """SWAPGS's base change gives the value attrs.evolve would, and flipping back returns an
+    equal cache (the memo is by identity, the values are immutable)."""
+    user = DescriptorCache(base=0x1000, limit=0xFFFF_FFFF, type=3, dpl=3)
+    kernel = user.with_base(0xFFFF_8800_0001_8000)
+    assert kernel == attrs.evolve(user, base=0xFFFF_8800_0001_8000)
+    back = kernel.with_base(0x1000)
+    assert back == user
+    assert back.with_base(0xFFFF_8800_0001_8000) == kernel
+    assert user.with_base(7) == attrs.evolve(user, base=7)
+
+
+def test_traced_and_untraced_runs_end_alike():
+    """Tracing off skips the notes' text, never the work: the same loop of reads ends with
+    the same registers and memory either way."""
+    ends = []
+    for trace in (False, True):
+        m = Machine.boot(seed=3)
+        m.fs.add_file("/etc/motd", b"Anatomy of a system call\n")
+        p = m.spawn("x86_64")
+        path = p.alloc(16)
+        p.write_mem(path, b"/etc/motd\0")
+        fd = p.syscall("open", path, 0, 0, trace=False).ret
+        buf = p.alloc(64)
+        code = (
+            "mov r12, 3\nloop:\nxor eax, eax\n"
+            f"mov edi, {fd}\nmov esi, {buf:#x}\nmov edx, 5\nsyscall\nsub r12, 1\njnz loop"
+        )
+        run = p.run(code, trace=trace)
+        ends.append((run.stop, run.after, p.read_mem(buf, 16)))
+    assert ends[0] == ends[1]
+    assert ends[0][2] == b" a sy" + bytes(11)  # the third 5-byte read of the file
