@@ -1115,12 +1115,14 @@ class Process:
         if cpu.cpl == 3 and done():
             self.task.user_state = cpu.snapshot()
             return "returned", "", steps
+        last = None  # a traced step's ``after``: the next step's ``before`` if nothing ran between
         while steps < max_steps:
             steps += 1
             if machine._tick_at is not None:
                 machine._tick_at -= 1
                 if machine._tick_at == 0:
                     machine._tick_at = None
+                    last = None
                     machine.tick()
                     if t is not None:
                         t.record(
@@ -1137,9 +1139,11 @@ class Process:
                 rip, ring = cpu.r[RIP], cpu.cpl
                 if rip in cpu.hooks:
                     cpu._step(True)
+                    last = None
                     outcome = COMPLETED
                 else:
-                    result = cpu.step(deliver=True)
+                    result = cpu._step_result(True, last if last is not None else cpu.snapshot())
+                    last = result.after
                     _record_step(t, result, ring, rip)
                     outcome, detail = result.outcome, result.detail
             if k.stopped is not None:
@@ -1251,13 +1255,28 @@ class Process:
         return self._first_run(t, done, max_steps, finish)
 
 
+_TEXT_MEMO: dict[tuple[int, int], tuple[object, str]] = {}
+
+
 def _record_step(t: Trace, result: StepResult, ring: int, rip: int) -> None:
     ins = result.instruction
-    text = format_instruction(ins, address=rip) if ins is not None else result.outcome
+    if ins is None:
+        text = result.outcome
+    else:
+        # The same instruction at the same address reads the same: remember the text.
+        key = (id(ins), rip)
+        hit = _TEXT_MEMO.get(key)
+        if hit is not None and hit[0] is ins:
+            text = hit[1]
+        else:
+            text = format_instruction(ins, address=rip)
+            if len(_TEXT_MEMO) >= 4096:
+                _TEXT_MEMO.clear()
+            _TEXT_MEMO[key] = (ins, text)
     changes = tuple(
-        (c.name, c.before, c.after)
-        for c in result.changes()
-        if not c.name.endswith(".cache") and c.name != "rip"
+        item
+        for item in result.before.diff_items(result.after)
+        if item[0] != "rip" and not item[0].endswith(".cache")
     )
     t.record(CPU_EVENT, ring, result.source or "CPU", text, changes, rip)
     for fault in result.delivered:

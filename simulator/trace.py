@@ -51,12 +51,16 @@ def _show(value: Any) -> str:
 
 
 class Trace:
-    """An append-only list of events; ``record`` is the hot path's only cost."""
+    """An append-only list of events; ``record`` is the hot path's only cost.
 
-    __slots__ = ("events",)
+    Steps are kept as plain tuples while a call runs and become ``Event`` values the first
+    time someone looks (``events``, iteration, indexing, rendering)."""
+
+    __slots__ = ("_events", "_raw")
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self._raw: list[tuple] = []
+        self._events: list[Event] = []
 
     def record(
         self,
@@ -69,10 +73,18 @@ class Trace:
     ) -> None:
         """Append one step: its kind, ring, what it models (``where``), what happened, the
         (name, before, after) changes and the instruction's address."""
-        self.events.append(Event(kind, ring, where, what, changes, address))
+        self._raw.append((kind, ring, where, what, changes, address))
+
+    @property
+    def events(self) -> list[Event]:
+        """Every step as an ``Event``, in order."""
+        events = self._events
+        if len(events) < len(self._raw):
+            events.extend(Event(*raw) for raw in self._raw[len(events) :])
+        return events
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._raw)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)

@@ -363,7 +363,11 @@ class CPU(CPUState):
         outcome is ``delivered``); without it the fault is only reported and
         the state stays as it was before the instruction.
         """
-        before = self.snapshot()
+        return self._step_result(deliver, self.snapshot())
+
+    def _step_result(self, deliver: bool, before: Snapshot) -> StepResult:
+        """``step`` from a snapshot the caller already has of the current state (a traced
+        run passes the last step's ``after``)."""
         rip = self.r[RIP]
         outcome, ins, fault, delivered, detail = self._step(deliver)
         if outcome in (DELIVERED, SHUTDOWN):

@@ -56,3 +56,33 @@ def test_traced_and_untraced_runs_end_alike():
         ends.append((run.stop, run.after, p.read_mem(buf, 16)))
     assert ends[0] == ends[1]
     assert ends[0][2] == b" a sy" + bytes(11)  # the third 5-byte read of the file
+
+
+def test_fast_diff_is_the_named_diff(monkeypatch):
+    """Snapshot.diff (flat tuples first) gives exactly what comparing every named field gives,
+    in the same order, on every traced step of every way in (mode and CPL changes, segment
+    caches, MSRs, the IDT delivery of a fault)."""
+    from simulator.cpu.state import Snapshot
+
+    fast = Snapshot.diff_items
+    seen = [0]
+
+    def checked(self, later):
+        got = fast(self, later)
+        assert [(c.name, c.before, c.after) for c in self.diff_slow(later)] == got
+        seen[0] += 1
+        return got
+
+    monkeypatch.setattr(Snapshot, "diff_items", checked)
+    for kernel, cpu, abi_name, via in (
+        ("x86_64", "intel", "x86_64", "syscall"),
+        ("x86_64", "intel", "i386", "sysenter"),
+        ("x86_64", "amd", "i386", "kernel_vsyscall"),
+        ("x86_64", "intel", "x86_64", "int80"),
+        ("i386", "intel", "i386", "kernel_vsyscall"),
+        ("i386", "amd", "i386", "int80"),
+        ("i386", "intel", "i386", "syscall"),  # #UD, delivered through the IDT: SIGILL
+    ):
+        p = Machine.boot(kernel=kernel, cpu=cpu).spawn(abi_name)
+        p.syscall("getpid", via=via, trace=True)
+    assert seen[0] > 50
