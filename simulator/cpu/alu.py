@@ -116,8 +116,13 @@ def condition(cond: int, rflags: int) -> bool:
     """Whether condition code ``cond`` (0..15, the Jcc opcode's low nibble) holds.
 
     SDM Vol. 2A Appendix B.1.4.7 Table B-1 ("Encoding of Conditional Test
-    (tttn) Field").
+    (tttn) Field"). Answered from a table built by ``_condition`` at import.
     """
+    return _CONDITIONS[cond][rflags & _COND_FLAGS]
+
+
+def _condition(cond: int, rflags: int) -> bool:
+    """Table B-1 itself, evaluated (what the table is built from)."""
     cf = bool(rflags & CF)
     zf = bool(rflags & ZF)
     sf = bool(rflags & SF)
@@ -141,3 +146,13 @@ def condition(cond: int, rflags: int) -> bool:
     else:
         value = zf or sf != of
     return value != bool(cond & 1)
+
+
+_COND_FLAGS = CF | PF | ZF | SF | OF
+_COMBINATIONS = [
+    sum(bit for i, bit in enumerate((CF, PF, ZF, SF, OF)) if n >> i & 1) for n in range(32)
+]
+# For each condition, its answer for every combination of the five flags it can test.
+_CONDITIONS: tuple[dict[int, bool], ...] = tuple(
+    {flags: _condition(cond, flags) for flags in _COMBINATIONS} for cond in range(16)
+)

@@ -1002,24 +1002,38 @@ def _jcc(cpu: CPU, ins: Instruction, start: int) -> None:
 
 
 def _binary(name: str) -> Handler:
-    def run(cpu: CPU, ins: Instruction, start: int) -> None:
+    """ADD, ADC, SUB, SBB, CMP, AND, OR, XOR, TEST: one handler per mnemonic, chosen here
+    rather than by comparing the name on every execution."""
+    writes = name not in ("cmp", "test")
+
+    if name in ("add", "adc", "sub", "sbb", "cmp"):
+        arith = alu.add if name in ("add", "adc") else alu.sub
+        with_carry = name in ("adc", "sbb")
+
+        def run(cpu: CPU, ins: Instruction, start: int) -> None:
+            dst, src = ins.operands
+            size = dst.size
+            a = cpu._get(dst, size)
+            b = cpu._get(src, size)
+            carry = cpu.r[RFLAGS] & F.CF if with_carry else 0
+            result, f = arith(a, b, size, carry)
+            if writes:
+                cpu._put(dst, result, size)
+            cpu._set_arith(f)
+
+        return run
+
+    op = {"and": int.__and__, "test": int.__and__, "or": int.__or__, "xor": int.__xor__}[name]
+
+    def run_logic(cpu: CPU, ins: Instruction, start: int) -> None:
         dst, src = ins.operands
         size = dst.size
-        a = cpu._get(dst, size)
-        b = cpu._get(src, size)
-        carry = cpu.r[RFLAGS] & F.CF
-        if name in ("add", "adc"):
-            result, f = alu.add(a, b, size, carry if name == "adc" else 0)
-        elif name in ("sub", "sbb", "cmp"):
-            result, f = alu.sub(a, b, size, carry if name == "sbb" else 0)
-        else:
-            result = a & b if name in ("and", "test") else a | b if name == "or" else a ^ b
-            f = alu.logic(result, size)
-        if name not in ("cmp", "test"):
+        result = op(cpu._get(dst, size), cpu._get(src, size))
+        if writes:
             cpu._put(dst, result, size)
-        cpu._set_arith(f)
+        cpu._set_arith(alu.logic(result, size))
 
-    return run
+    return run_logic
 
 
 for _name in ("add", "adc", "sub", "sbb", "cmp", "and", "or", "xor", "test"):

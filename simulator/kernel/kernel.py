@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -147,14 +149,15 @@ class Kernel:
         self.cpu._write_bytes(address, (value & mask).to_bytes(size, "little"))
 
     def kwrite_words(self, address: int, values: list[int], size: int) -> None:
+        """Store ``values`` as little-endian words of ``size`` bytes (each cut to the size)."""
         mask = (1 << (8 * size)) - 1
-        self.cpu._write_bytes(
-            address, b"".join((v & mask).to_bytes(size, "little") for v in values)
-        )
+        data = _words(len(values), size).pack(*[v & mask for v in values])
+        self.cpu._write_bytes(address, data)
 
     def kread_words(self, address: int, count: int, size: int) -> list[int]:
+        """Load ``count`` little-endian words of ``size`` bytes."""
         data = self.cpu._read_bytes(address, count * size, READ)
-        return [int.from_bytes(data[i : i + size], "little") for i in range(0, len(data), size)]
+        return list(_words(count, size).unpack(data))
 
     def enable_interrupts(self) -> None:
         self.cpu.r[RFLAGS] |= 0x200
@@ -257,3 +260,9 @@ class Kernel:
         except FaultSignal as signal:
             self.stop("oops", f"kernel fault outside any fixup: {signal.fault}")
             return 0
+
+
+@functools.cache
+def _words(count: int, size: int) -> struct.Struct:
+    """The struct format of ``count`` little-endian unsigned words of ``size`` bytes."""
+    return struct.Struct(f"<{count}{ {1: 'B', 2: 'H', 4: 'I', 8: 'Q'}[size] }")

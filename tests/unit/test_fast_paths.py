@@ -86,3 +86,13 @@ def test_fast_diff_is_the_named_diff(monkeypatch):
         p = Machine.boot(kernel=kernel, cpu=cpu).spawn(abi_name)
         p.syscall("getpid", via=via, trace=True)
     assert seen[0] > 50
+
+
+def test_condition_table_is_table_b1():
+    """Jcc's condition codes answered from a table give Table B-1's answers (Intel SDM Vol. 2A
+    Appendix B.1.4.7) for every condition and every value of the flags they read."""
+    from simulator.cpu import alu
+
+    for cond in range(16):
+        for rflags in range(1 << 12):
+            assert alu.condition(cond, rflags) == alu._condition(cond, rflags)
