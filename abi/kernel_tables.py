@@ -133,3 +133,53 @@ def ia32_sys_call_table(profile: str = DEFAULT_PROFILE) -> KernelSyscallTable:
     """The 64-bit kernel's ``ia32_sys_call_table`` for 32-bit processes (5th column, else 4th)."""
     get_profile(profile)
     return _ia32(profile)
+
+
+# Linux 6.9 (arch/x86/entry/syscall_{64,x32,32}.c): the same .tbl lines, emitted by
+# scripts/syscalltbl.sh into switch statements (x64_sys_call, x32_sys_call, ia32_sys_call)
+# whose default case is sys_ni_syscall. The x32 table is its own: common and x32 lines only.
+SWITCH_SOURCES = {
+    "x64_sys_call": "arch/x86/entry/syscall_64.c",
+    "x32_sys_call": "arch/x86/entry/syscall_x32.c",
+    "ia32_sys_call": "arch/x86/entry/syscall_32.c",
+}
+
+
+@functools.cache
+def _switch64(profile: str, abis: tuple[str, ...], symbol: str) -> KernelSyscallTable:
+    cells = [
+        (entry.number, sym)
+        for entry, sym, _ in emitted(syscall_table("syscall_64.tbl", profile))
+        if entry.abi in abis
+    ]
+    return _fill(cells, "sys_ni_syscall", symbol, "x86_64", SWITCH_SOURCES[symbol])
+
+
+@functools.cache
+def _switch32(profile: str, emulation: bool) -> KernelSyscallTable:
+    # __SYSCALL_WITH_COMPAT(nr, native, compat) is __SYSCALL(nr, compat) under
+    # CONFIG_IA32_EMULATION, __SYSCALL(nr, native) on an i386 kernel.
+    table = syscall_table("syscall_32.tbl", profile)
+    cells = [(e.number, compat if emulation else sym) for e, sym, compat in emitted(table)]
+    kernel = "x86_64" if emulation else "i386"
+    return _fill(cells, "sys_ni_syscall", "ia32_sys_call", kernel, SWITCH_SOURCES["ia32_sys_call"])
+
+
+def x64_sys_call(profile: str = "linux-6.9") -> KernelSyscallTable:
+    """6.9's ``x64_sys_call`` switch: the common and 64 lines of syscall_64.tbl."""
+    get_profile(profile)
+    return _switch64(profile, ("common", "64"), "x64_sys_call")
+
+
+def x32_sys_call(profile: str = "linux-6.9") -> KernelSyscallTable:
+    """6.9's ``x32_sys_call`` switch (CONFIG_X86_X32_ABI): the common and x32 lines, indexed
+    by the number less __X32_SYSCALL_BIT."""
+    get_profile(profile)
+    return _switch64(profile, ("common", "x32"), "x32_sys_call")
+
+
+def ia32_sys_call(profile: str = "linux-6.9", *, emulation: bool = True) -> KernelSyscallTable:
+    """6.9's ``ia32_sys_call`` switch: compat entry points under IA32_EMULATION (a 64-bit
+    kernel), native ones on an i386 kernel."""
+    get_profile(profile)
+    return _switch32(profile, bool(emulation))

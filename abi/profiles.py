@@ -42,13 +42,19 @@ def _build_profiles(*profiles: Profile) -> Mapping[str, Profile]:
     return MappingProxyType(registry)
 
 
-#: Profiles by name. linux-6.9's tables ship beside 3.16's, but its profile is a later issue.
+#: Profiles by name: 3.16 (the LWN article's kernel) and 6.9 beside it.
 PROFILES: Mapping[str, Profile] = _build_profiles(
     Profile(
         name="linux-3.16",
         kernel_version="3.16.0",
         table_dir="linux-3.16",
         source_dir="arch/x86/syscalls",
+    ),
+    Profile(
+        name="linux-6.9",
+        kernel_version="6.9",
+        table_dir="linux-6.9",
+        source_dir="arch/x86/entry/syscalls",
     ),
 )
 

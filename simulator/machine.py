@@ -33,7 +33,7 @@ from simulator.trace import FAULT, Trace
 
 KERNELS = ("x86_64", "i386")
 VENDORS = ("intel", "amd")
-PROFILES = ("linux-3.16",)
+PROFILES = ("linux-3.16", "linux-6.9")
 ABIS = ("x86_64", "i386", "x32")
 VIAS = ("syscall", "int80", "sysenter", "kernel_vsyscall")  # the ways into the kernel
 FUNCTION_VIAS = ("vdso", "vsyscall_page")  # the ways around it
@@ -215,6 +215,7 @@ class Machine:
         what_if: Mapping[str, Any] | None = None,
         files: Mapping[str, bytes] | None = None,
         vsyscall: str = "emulate",
+        options: Mapping[str, bool] | None = None,
     ) -> Machine:
         """Boot a kernel (``x86_64`` or ``i386``) on a CPU (``intel`` or ``amd``).
 
@@ -223,12 +224,24 @@ class Machine:
         ``files`` populates the filesystem: path -> bytes (an ELF image becomes an
         executable, mode 0755; anything else a regular file, mode 0644). ``vsyscall`` is
         the kernel parameter of the same name: native, emulate (3.16's default) or none.
+        ``options`` configures a linux-6.9 x86_64 kernel as a real one is configured:
+        ``x32`` (CONFIG_X86_X32_ABI) and ``ia32_emulation`` (the ia32_emulation= boot
+        parameter), both True by default; linux-3.16 and i386 kernels take none.
         """
         check_choice("kernel", kernel, KERNELS)
         check_choice("cpu", cpu, VENDORS)
         check_choice("profile", profile, PROFILES)
         check_int("seed", seed, 64)
-        k, trace = boot(kernel, cpu, what_if=dict(what_if or {}), vsyscall=vsyscall)
+        if options is not None and not isinstance(options, Mapping):
+            raise TypeError(f"options: expected a mapping, received {type(options).__name__}")
+        k, trace = boot(
+            kernel,
+            cpu,
+            what_if=dict(what_if or {}),
+            vsyscall=vsyscall,
+            profile=profile,
+            options=dict(options or {}),
+        )
         machine = cls(k, trace, profile=profile, seed=seed)
         for path, data in (files or {}).items():
             if not isinstance(data, (bytes, bytearray)):
@@ -526,6 +539,12 @@ class Machine:
         parent_pid = self._pid_of("parent", parent) if parent is not None else 0
         if self.kind == "i386" and abi != "i386":
             raise ValueError(f"abi: expected 'i386' on an i386 kernel, received {abi!r}")
+        refused = {"i386": "ia32_emulation", "x32": "x32"}.get(abi)
+        if self.kind == "x86_64" and refused and not self.kernel.options.get(refused, True):
+            raise ValueError(
+                f"abi: this linux-6.9 kernel was booted with {refused} off, so it refuses "
+                f"{abi!r} executables (compat_elf_check_arch: -ENOEXEC); received {abi!r}"
+            )
         pid = self._next_pid
         self._next_pid += 1
         task = self._create_task(pid, abi)

@@ -1,8 +1,8 @@
-"""Booting Linux 3.16 on the CPU model, step by step: control registers, GDT, TSS, IDT, MSRs.
+"""Booting Linux 3.16 (or 6.9) on the CPU model, step by step: CRs, GDT, TSS, IDT, MSRs.
 
 Every step is a trace event naming the kernel function (and file) it models.
 A "what if" option, clearly labelled as not Linux, may change a gate or an MSR
-for the failure stories.
+for the failure stories. The steps where 6.9 differs come from simulator.kernel.boot69.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from simulator.cpu import control as C
 from simulator.cpu import msr as M
 from simulator.cpu.segments import DescriptorCache
 from simulator.kernel import (
+    boot69,
     entry_32,
     entry_64,
     ia32entry,
@@ -22,10 +23,12 @@ from simulator.kernel import (
     ptrace,
     signal,  # noqa: F401 (importing it registers its system call handlers)
     syscalls,
+    syscalls69,
     timekeeping,
     traps,
     vdso32,
 )
+from simulator.kernel import linux69 as L69
 from simulator.kernel import linux316 as L
 from simulator.kernel.kernel import Kernel
 from simulator.trace import BOOT, Trace
@@ -51,10 +54,23 @@ def _descriptor(flags: int, base: int = 0, limit: int = 0xFFFFF) -> int:
 
 
 def boot(
-    kind: str, vendor: str, *, what_if: dict[str, Any] | None = None, vsyscall: str = "emulate"
+    kind: str,
+    vendor: str,
+    *,
+    what_if: dict[str, Any] | None = None,
+    vsyscall: str = "emulate",
+    profile: str = "linux-3.16",
+    options: dict[str, Any] | None = None,
 ) -> tuple[Kernel, Trace]:
-    """Boot a ``kind`` (x86_64 or i386) 3.16 kernel on a ``vendor`` CPU; return it and its trace."""
+    """Boot a ``kind`` (x86_64 or i386) kernel of ``profile`` (linux-3.16, or linux-6.9 with
+    its ``options``, see simulator.kernel.linux69) on a ``vendor`` CPU; return it and its
+    trace."""
     what_if = dict(what_if or {})
+    six = profile == L69.PROFILE
+    if six:
+        config = L69.check_options(kind, options)
+    elif options:
+        raise ValueError(f"options: expected none for linux-3.16, received {sorted(options)}")
     for key in what_if:
         if key not in WHAT_IF_KEYS:
             known = ", ".join(WHAT_IF_KEYS)
@@ -66,7 +82,10 @@ def boot(
         raise ValueError(
             f"vsyscall: expected one of {', '.join(vdso.VSYSCALL_MODES)}, received {vsyscall!r}"
         )
-    k = Kernel(cpu, kind, vendor, options={"x32": True, "what_if": what_if, "vsyscall": vsyscall})
+    kernel_options = {"x32": True, "what_if": what_if, "vsyscall": vsyscall}
+    if six:
+        kernel_options.update(config, profile=profile)
+    k = Kernel(cpu, kind, vendor, options=kernel_options)
     trace = Trace()
     k.trace = trace
     wide = kind == "x86_64"
@@ -117,14 +136,17 @@ def boot(
     )
 
     # Kernel text: entry routines, exits and exception handlers.
-    if wide:
+    if six:
+        boot69.place(k)
+    elif wide:
         entry_64.place(k)
         ia32entry.place(k)
     else:
         entry_32.place(k)
     traps.place(k)
     ptrace.place(k)
-    step("kernel text (arch/x86/kernel/entry_*.S, traps.c)", f"{len(k.symbols)} symbols placed")
+    text = "arch/x86/entry/entry_*.S" if six else "arch/x86/kernel/entry_*.S"
+    step(f"kernel text ({text}, traps.c)", f"{len(k.symbols)} symbols placed")
 
     # GDT (gdt_page, arch/x86/kernel/cpu/common.c).
     gdt = bytearray(8 * (L.GDT_ENTRIES_64 if wide else L.GDT_ENTRIES_32))
@@ -191,8 +213,12 @@ def boot(
     # IDT (trap_init, arch/x86/kernel/traps.c).
     idt = bytearray(256 * (16 if wide else 8))
     int80_dpl = 3
-    for gate in L.idt_gates(kind):
+    linux_dpl = 3  # what Linux itself gives vector 0x80
+    gates = boot69.idt_gates(kind, k.options.get("ia32_emulation", False)) if six else None
+    for gate in gates or L.idt_gates(kind):
         dpl = gate.dpl
+        if gate.vector == L.SYSCALL_VECTOR:
+            int80_dpl = linux_dpl = dpl
         if gate.vector == L.SYSCALL_VECTOR and "int80_gate_dpl" in what_if:
             dpl = int80_dpl = int(what_if["int80_gate_dpl"])
             what_if_note("int80_gate_dpl", dpl)
@@ -213,7 +239,10 @@ def boot(
             idt[gate.vector * 8 : gate.vector * 8 + 8] = g32.encode()
     ks.poke(m.idt, bytes(idt))
     cpu.idtr = TableRegister(base=m.idt, limit=len(idt) - 1)
-    if wide:
+    if six:
+        mark = "" if int80_dpl == linux_dpl else f" (WHAT IF: Linux makes it DPL {linux_dpl})"
+        step(*boot69.trap_init_text(kind, k.options["ia32_emulation"], int80_dpl, mark))
+    elif wide:
         step(
             "trap_init (arch/x86/kernel/traps.c)",
             "set_system_intr_gate(IA32_SYSCALL_VECTOR, ia32_syscall): vector 0x80 is a "
@@ -235,23 +264,28 @@ def boot(
             "load_percpu_segment (arch/x86/kernel/cpu/common.c)",
             f"GS base = per-CPU area {m.percpu:#x}",
         )
-        mask = int(what_if.get("syscall_mask", L.SYSCALL_MASK))
+        mask = int(what_if.get("syscall_mask", L69.SYSCALL_MASK if six else L.SYSCALL_MASK))
         if "syscall_mask" in what_if:
             what_if_note("syscall_mask", mask)
-        writes = (
-            ("IA32_STAR", L.STAR, "((u64)__USER32_CS)<<48 | ((u64)__KERNEL_CS)<<32"),
-            ("IA32_LSTAR", k.symbols["system_call"], "system_call"),
-            ("IA32_CSTAR", k.symbols["ia32_cstar_target"], "ia32_cstar_target"),
-            (
-                "IA32_FMASK",
-                mask,
-                "X86_EFLAGS_TF|X86_EFLAGS_DF|X86_EFLAGS_IF|X86_EFLAGS_IOPL|X86_EFLAGS_AC",
-            ),
-            ("IA32_SYSENTER_CS", L.KERNEL_CS_64, "__KERNEL_CS"),
-            ("IA32_SYSENTER_ESP", 0, "0ULL"),
-            ("IA32_SYSENTER_EIP", k.symbols["ia32_sysenter_target"], "ia32_sysenter_target"),
-        )
-        where = "syscall_init (arch/x86/kernel/cpu/common.c)"
+        if six:
+            where, writes = boot69.msr_writes(k, mask)
+        else:
+            writes = (
+                ("IA32_STAR", L.STAR, "((u64)__USER32_CS)<<48 | ((u64)__KERNEL_CS)<<32"),
+                ("IA32_LSTAR", k.symbols["system_call"], "system_call"),
+                ("IA32_CSTAR", k.symbols["ia32_cstar_target"], "ia32_cstar_target"),
+                (
+                    "IA32_FMASK",
+                    mask,
+                    "X86_EFLAGS_TF|X86_EFLAGS_DF|X86_EFLAGS_IF|X86_EFLAGS_IOPL|X86_EFLAGS_AC",
+                ),
+                ("IA32_SYSENTER_CS", L.KERNEL_CS_64, "__KERNEL_CS"),
+                ("IA32_SYSENTER_ESP", 0, "0ULL"),
+                ("IA32_SYSENTER_EIP", k.symbols["ia32_sysenter_target"], "ia32_sysenter_target"),
+            )
+            where = "syscall_init (arch/x86/kernel/cpu/common.c)"
+    elif six:
+        where, writes = boot69.msr_writes(k, None)
     else:
         tss_struct_size = 0x2100  # ringsim's sizeof(struct tss_struct): x86_tss, io_bitmap, stack
         writes = (
@@ -260,17 +294,21 @@ def boot(
             ("IA32_SYSENTER_EIP", k.symbols["ia32_sysenter_target"], "ia32_sysenter_target"),
         )
         where = "enable_sep_cpu (arch/x86/kernel/cpu/common.c)"
+    if six and wide and vendor == "intel":
+        step(where, "wrmsrl_cstar: not written on Intel CPUs (no 32-bit SYSCALL there)")
     for name, value, text in writes:
         fault = cpu.write_msr(name, value)
         assert fault is None, fault
         step(where, f"wrmsr {name} ({M.BY_NAME[name]:#x}) = {value:#x}: {text}")
 
     # Syscall tables and handlers (arch/x86/kernel/syscall_64.c, syscall_32.c, ia32/syscall_ia32.c).
-    if wide:
+    if not six and wide:
         k.tables["sys_call_table"] = abi.x86_64_sys_call_table(x32=True)
         k.tables["ia32_sys_call_table"] = abi.ia32_sys_call_table()
-    else:
+    elif not six:
         k.tables["sys_call_table"] = abi.i386_sys_call_table()
+    if six:
+        boot69.tables(k)
     for name, table in k.tables.items():
         step(
             f"{name} ({table.source})",
@@ -280,6 +318,8 @@ def boot(
     from simulator.kernel import exec as kexec
 
     k.handlers.update(kexec.HANDLERS)
+    if six:
+        k.handlers.update(syscalls69.HANDLERS)
 
     # Timekeeping on the TSC (timekeeping_init, then the first update_vsyscall).
     cpu.tsc_offset = 0x1000_0000
@@ -308,10 +348,23 @@ def boot(
     sep = bool(what_if.get("sep", True))
     if "sep" in what_if:
         what_if_note("sep", sep)
-    k.vdso_variant = vdso32.select(kind, vendor, sep=sep)
-    step(
-        "sysenter_setup (arch/x86/vdso/vdso32-setup.c)",
-        f"__kernel_vsyscall = the {k.vdso_variant.name} variant ({k.vdso_variant.source})",
-    )
+    if six:
+        k.vdso_variant = boot69.select_vdso(k, sep)
+        alternative = {
+            "sysenter": "SYSENTER_SEQUENCE (mov %esp,%ebp; sysenter)",
+            "syscall": "SYSCALL_SEQUENCE (mov %ecx,%ebp; syscall)",
+            "int80": "nothing: NOPs, then int $0x80",
+        }[k.vdso_variant.name]
+        step(
+            "init_vdso_image -> apply_alternatives (arch/x86/entry/vdso/vma.c)",
+            f"vdso_image_32's __kernel_vsyscall patched with {alternative} "
+            f"({k.vdso_variant.source})",
+        )
+    else:
+        k.vdso_variant = vdso32.select(kind, vendor, sep=sep)
+        step(
+            "sysenter_setup (arch/x86/vdso/vdso32-setup.c)",
+            f"__kernel_vsyscall = the {k.vdso_variant.name} variant ({k.vdso_variant.source})",
+        )
     k.trace = None
     return k, trace

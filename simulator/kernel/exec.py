@@ -220,6 +220,15 @@ def _execve(k: Kernel, name: str, filename: int, argv: int, envp: int, *, compat
             )
         k.note(_where("load_elf_binary", "fs/binfmt_elf.c"), f"{image.reason}: -ENOEXEC")
         return image.errno
+    refused = {"i386": "ia32_emulation", "x32": "x32"}.get(image.abi)
+    if k.kind == "x86_64" and refused and not k.options.get(refused, True):
+        # linux-6.9: compat_elf_check_arch wants ia32_enabled() for an i386 image and
+        # CONFIG_X86_X32_ABI for an x32 one; no binfmt takes the file.
+        k.note(
+            _where("compat_elf_check_arch", "arch/x86/include/asm/elf.h"),
+            f"{image.abi} image with {refused} off: -ENOEXEC",
+        )
+        return -abi.errno_number("ENOEXEC")
     load_image(k, task, image, text, arg_strings, env_strings)
     return 0
 
@@ -320,6 +329,17 @@ def start_thread(k: Kernel, task: Task, ip: int, sp: int) -> None:
         cpu.write_msr("IA32_FS_BASE", 0)
         gs = cpu.cache[5].base
         k.kwrite(gs + L.PERCPU_OLD_RSP, sp, 8)
+        if k.options.get("profile") == "linux-6.9":
+            # 6.9: flags = X86_EFLAGS_IF | X86_EFLAGS_FIXED and no force_iret(): rcx (zeroed)
+            # differs from the new ip, so do_syscall_64 chooses IRET by itself.
+            k.kwrite(base + E._PT["flags"], 0x202, 8)
+            k.note(
+                _where("start_thread_common", "arch/x86/kernel/process_64.c"),
+                f"ELF_PLAT_INIT zeroes the registers; ip = {ip:#x}, sp = {sp:#x}, cs = {cs:#x},"
+                f" ss = __USER_DS, flags = X86_EFLAGS_IF | X86_EFLAGS_FIXED; fs = gs = 0, ds = "
+                f"es = {ds:#x} (no force_iret: regs->cx != regs->ip already means IRET)",
+            )
+            return
         k.note(
             _where("start_thread_common", "arch/x86/kernel/process_64.c"),
             f"ELF_PLAT_INIT zeroes the registers; ip = {ip:#x}, sp = {sp:#x}, cs = {cs:#x}, "

@@ -376,7 +376,7 @@ def resume_after_stop(k: Kernel) -> None:
     assert task is not None
     stage, *rest = task.resume
     task.resume = ()
-    if stage == "syscall_sleep":
+    if stage.startswith("syscall_sleep"):
         k.note("schedule (kernel/sched/core.c)", "woken up: back from schedule()")
     else:
         k.note(
@@ -534,13 +534,13 @@ def syscall_trace_leave(k: Kernel, mask: int) -> None:
             "tracehook_report_syscall_exit -> ptrace_report_syscall (syscall-exit stop)",
             ("leave_reported", mask),
         )
-    CONTINUATIONS[f"after_trace_leave_{k.kind}"](k, mask)
+    CONTINUATIONS[f"after_trace_leave_{_flavour(k)}"](k, mask)
 
 
 def _leave_reported(k: Kernel, task: Task, mask: int) -> None:
     _report_signal(k, task)
-    CONTINUATIONS[f"after_trace_leave_{k.kind}"](k, mask)
-    k.cpu.r[L_RIP] = k.symbols[_EXIT_FALLTHROUGH[k.kind]]
+    CONTINUATIONS[f"after_trace_leave_{_flavour(k)}"](k, mask)
+    _fall_through(k)
 
 
 # ------------------------------------------------------------------ signals on the way out
@@ -655,8 +655,8 @@ def _signal_reported(k: Kernel, task: Task, mask: int) -> None:
         )
     if not handled and not task.pending_signals:
         _restart_without_handler(k, task)
-    CONTINUATIONS[f"after_signal_{k.kind}"](k, mask)
-    k.cpu.r[L_RIP] = k.symbols[_EXIT_FALLTHROUGH[k.kind]]
+    CONTINUATIONS[f"after_signal_{_flavour(k)}"](k, mask)
+    _fall_through(k)
 
 
 def _seccomp_event_reported(k: Kernel, task: Task, cont: str) -> None:
@@ -675,8 +675,8 @@ def _syscall_woken(k: Kernel, task: Task, table: str, number: int, args, after, 
 
 def _job_continued(k: Kernel, task: Task) -> None:
     """Back from a job-control stop (SIGCONT or SIGKILL woke it): the exit work goes on."""
-    CONTINUATIONS[f"after_signal_{k.kind}"](k, TIF_WORK_MASK)
-    k.cpu.r[L_RIP] = k.symbols[_EXIT_FALLTHROUGH[k.kind]]
+    CONTINUATIONS[f"after_signal_{_flavour(k)}"](k, TIF_WORK_MASK)
+    _fall_through(k)
 
 
 _RESUME: dict[str, Callable[..., None]] = {
@@ -687,8 +687,22 @@ _RESUME: dict[str, Callable[..., None]] = {
     "signal_reported": _signal_reported,
     "seccomp_event_reported": _seccomp_event_reported,
 }
-# Where an exit-work hook falls through to when it was resumed from a stop instead.
+# Where an exit-work hook falls through to when it was resumed from a stop instead. The
+# linux-6.9 model (simulator.kernel.common69) has none: its continuations choose the exit.
 _EXIT_FALLTHROUGH = {"x86_64": "retint_swapgs", "i386": "restore_all"}
+
+
+def _flavour(k: Kernel) -> str:
+    """The key of the exit-work continuations: the kernel kind, with "-6.9" for linux-6.9."""
+    return k.kind if k.options.get("profile", "linux-3.16") == "linux-3.16" else f"{k.kind}-6.9"
+
+
+def _fall_through(k: Kernel) -> None:
+    fall = _EXIT_FALLTHROUGH.get(_flavour(k))
+    if fall is not None:
+        k.cpu.r[L_RIP] = k.symbols[fall]
+
+
 L_RIP = 16  # simulator.cpu.registers.RIP
 
 

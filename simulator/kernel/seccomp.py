@@ -102,11 +102,14 @@ def attach_user_filter(k: Kernel, task: Task, user_filter: int) -> int:
     return 0
 
 
-def secure_computing(k: Kernel, task: Task, cont: str) -> bool:
+def secure_computing(
+    k: Kernel, task: Task, cont: str, *, resume: str = "seccomp_event_reported"
+) -> bool:
     """__secure_computing (3.16): True when the call must be skipped (ret -1). Strict mode
     kills with SIGKILL, a filter's KILL with SIGSYS (do_exit), TRAP sends SIGSYS and skips,
     ERRNO sets -data and skips, TRACE stops for a tracer with PTRACE_O_TRACESECCOMP (or, with
-    none, skips with -ENOSYS), ALLOW runs the call."""
+    none, skips with -ENOSYS), ALLOW runs the call. ``resume`` names the stage the TRACE stop
+    goes on from (the linux-6.9 model has its own)."""
     nr = P.syscall_nr(k, task)
     if task.seccomp_mode == bpf.SECCOMP_MODE_STRICT:
         allowed = bpf.MODE1_SYSCALLS_32 if is_compat_task(k, task) else bpf.MODE1_SYSCALLS_64
@@ -153,7 +156,7 @@ def secure_computing(k: Kernel, task: Task, cont: str) -> bool:
             k,
             (P.PTRACE_EVENT_SECCOMP << 8) | P.SIGTRAP,
             f"{text}: SECCOMP_RET_TRACE: ptrace_event(PTRACE_EVENT_SECCOMP, {value})",
-            ("seccomp_event_reported", cont),
+            (resume, cont),
         )
         return after_trace_event(k, task)  # no stop: SIGKILL was pending
     if action == bpf.SECCOMP_RET_ALLOW:

@@ -193,6 +193,12 @@ def user_fault_32(
     task.fault_reason[signal] = detail
     S.force_sig_info(k, task, signal, (0, code, fields))
     r[RSP] = base
+    if k.options.get("profile") == "linux-6.9":
+        from simulator.kernel import common69
+
+        # irqentry_exit_to_user_mode: the exit loop, then restore_all_switch_stack's IRET.
+        common69.exit_to_user_mode_loop(k, common69.IRET32)
+        return
     E32._resume_userspace(k, P.TIF_WORK_MASK)
     r[16] = k.symbols["restore_all"]
 
@@ -258,6 +264,14 @@ def user_fault(
     k.note(routine, f"user-mode {detail}: force_sig_info({SIGNAL_NAMES[signal]}, {what})")
     task.fault_reason[signal] = detail
     S.force_sig_info(k, task, signal, (0, code, fields))
+    if k.options.get("profile") == "linux-6.9":
+        from simulator.kernel import common69
+
+        # error_return -> swapgs_restore_regs_and_return_to_usermode after
+        # irqentry_exit_to_user_mode's exit loop.
+        r[RSP] = base
+        common69.exit_to_user_mode_loop(k, common69.IRET64)
+        return
     r[RSP] = base + E.ARGOFFSET
     r[16] = k.symbols["int_ret_from_sys_call"]  # error_exit -> retint_careful: the exit work
 

@@ -175,6 +175,10 @@ def map_vdso(k: Kernel, task: Task, start_stack: int) -> list[tuple[int, int]]:
     i386 processes: map_vdso(selected_vdso32, false) in the mmap area, sysenter_return set;
     x32 processes: ringsim leaves the x32 vDSO (vdsox32) out and maps none.
     """
+    if k.options.get("profile") == "linux-6.9":
+        from simulator.kernel import vdso69
+
+        return vdso69.map_vdso(k, task, start_stack)
     if task.abi == "x32":
         task.vdso = 0
         return []
