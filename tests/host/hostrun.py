@@ -1,0 +1,420 @@
+"""The host side: build the case programs from tests/host/src/, run them on this machine's
+kernel, and read back their records, the vDSO images and (under ptrace) the syscall stops.
+
+Everything is built into a directory the caller gives (a pytest tmp_path_factory folder),
+never into the repository.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import struct
+import subprocess
+from pathlib import Path
+
+import attrs
+
+from tests.host.cases import (
+    FLAGS_PATTERN,
+    RECORD_REGS_32,
+    RECORD_REGS_64,
+    Case,
+    Record,
+)
+
+SRC = Path(__file__).resolve().parent / "src"
+TIMEOUT = 20  # seconds for one build or one run; a hang is a failure, not a wait
+
+RECORD_64 = struct.Struct("<8s18Q18Q")
+RECORD_32 = struct.Struct("<8s10I10IIII64s")
+VDSO_HEADER = struct.Struct("<8sQQQQ")
+C_FLAGS = (
+    "-O2",
+    "-ffreestanding",
+    "-fno-stack-protector",
+    "-fno-pie",
+    "-no-pie",
+    "-nostdlib",
+    "-static",
+    "-fno-asynchronous-unwind-tables",
+)
+
+
+class BuildError(RuntimeError):
+    """A build step failed: the command and what it printed."""
+
+
+@attrs.frozen
+class Toolchain:
+    """The tools found on PATH: the assembler and linker (binutils), and a C compiler."""
+
+    assembler: str | None
+    linker: str | None
+    cc: str | None
+
+    @classmethod
+    def find(cls) -> Toolchain:
+        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+        return cls(shutil.which("as"), shutil.which("ld"), cc and shutil.which(cc))
+
+
+def _run_tool(argv: list[str], cwd: Path) -> None:
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+    if done.returncode != 0:
+        raise BuildError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr.strip()}")
+
+
+class Builder:
+    """Builds programs into ``workdir``, one subfolder per program, each built once."""
+
+    def __init__(self, workdir: Path, toolchain: Toolchain | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.toolchain = toolchain or Toolchain.find()
+        self._built: dict[str, Path] = {}
+
+    def _folder(self, name: str) -> Path:
+        folder = self.workdir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def assemble(self, name: str, source: str, bits: int, include: str | None = None) -> Path:
+        """``as`` and ``ld`` (binutils alone): a static executable from tests/host/src/source;
+        ``include`` becomes the folder's case.inc."""
+        if name in self._built:
+            return self._built[name]
+        tc = self.toolchain
+        if not (tc.assembler and tc.linker):
+            raise BuildError("no assembler and linker (binutils' as and ld) on PATH")
+        folder = self._folder(name)
+        if include is not None:
+            (folder / "case.inc").write_text(include)
+        obj, exe = folder / "prog.o", folder / "prog"
+        # as searches the current folder for .include first: the case's own folder.
+        _run_tool([tc.assembler, f"--{bits}", "-o", str(obj), str(SRC / source)], folder)
+        emulation = "elf_x86_64" if bits == 64 else "elf_i386"
+        _run_tool([tc.linker, "-m", emulation, "-static", "-o", str(exe), str(obj)], folder)
+        self._built[name] = exe
+        return exe
+
+    def compile(self, name: str, source: str, bits: int) -> Path:
+        """The C compiler, freestanding and static, for 64-bit (or with -m32, 32-bit) code."""
+        if name in self._built:
+            return self._built[name]
+        if not self.toolchain.cc:
+            raise BuildError("no C compiler (cc or gcc, or $CC) on PATH")
+        folder = self._folder(name)
+        exe = folder / "prog"
+        argv = [self.toolchain.cc, *(["-m32"] if bits == 32 else []), *C_FLAGS]
+        _run_tool([*argv, "-o", str(exe), str(SRC / source)], folder)
+        self._built[name] = exe
+        return exe
+
+
+# ------------------------------------------------------------------ running
+
+
+@attrs.frozen
+class Ran:
+    """One run of a program: its pid, how it ended, and what it wrote."""
+
+    pid: int
+    returncode: int  # negative: killed by that signal
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def signal(self) -> int | None:
+        return -self.returncode if self.returncode < 0 else None
+
+
+def run_program(exe: Path) -> Ran:
+    """Run ``exe`` with no arguments, an empty environment, /dev/null on stdin and pipes on
+    stdout and stderr (fds 3 and up closed)."""
+    proc = subprocess.Popen(
+        [str(exe)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={},
+        close_fds=True,
+    )
+    out, err = proc.communicate(timeout=TIMEOUT)
+    return Ran(proc.pid, proc.returncode, out, err)
+
+
+def case_include(case: Case) -> str:
+    """The case.inc that the case's program assembles with."""
+    bits = case.bits
+    pointers = case.pointer_registers()
+    lines = [f"# generated by tests/host/hostrun.py for the case {case.name}"]
+    if bits == 64:
+        lines.append(f".set CASE_INT80, {int(case.via == 'int80_64')}")
+    else:
+        lines.append(f".set CASE_VSYSCALL, {int(case.via == 'kernel_vsyscall')}")
+    for reg, value in case.registers(0).items():
+        if reg in pointers:
+            offset = pointers[reg]
+            high = value >> 32 if bits == 64 else 0
+            expr = f"case_data + {offset}" + (f" + ({high:#x} << 32)" if high else "")
+            lines.append(f".set CASE_{reg.upper()}, {expr}")
+        else:
+            lines.append(f".set CASE_{reg.upper()}, {value:#x}")
+    lines.append(".macro CASE_DATA")
+    if case.data:
+        lines.append(".byte " + ", ".join(f"{b:#04x}" for b in case.data))
+    lines += [".endm", ""]
+    return "\n".join(lines)
+
+
+def _symbols(exe: Path) -> dict[str, int]:
+    from elftools.elf.elffile import ELFFile
+
+    with exe.open("rb") as f:
+        table = ELFFile(f).get_section_by_name(".symtab")
+        return {sym.name: sym["st_value"] for sym in table.iter_symbols() if sym.name}
+
+
+def build_case(builder: Builder, case: Case) -> Path:
+    """The case's program: entry64.s or entry32.s with the case's case.inc."""
+    source = "entry64.s" if case.bits == 64 else "entry32.s"
+    return builder.assemble(f"case-{case.name}", source, case.bits, case_include(case))
+
+
+def parse_record(
+    case: Case, exe: Path, ran: Ran, release: str
+) -> tuple[Record, dict[str, int | bytes]]:
+    """The case's record from a run's stdout (its last bytes), and for 32-bit programs what
+    the auxiliary vector held (sysinfo, sysinfo_ehdr, code)."""
+    places = {}
+    symbols = _symbols(exe)
+    data = symbols["case_data"]
+    places["the entering instruction"] = symbols["entry"]
+    places["the return address"] = symbols["return"]
+    places["case data"] = data
+    places["the process's pid"] = ran.pid
+    extra: dict[str, int | bytes] = {}
+    if ran.signal is not None:
+        killed = Record(
+            case.name,
+            "host",
+            release,
+            case.bits,
+            signal=ran.signal,
+            places=places,
+            output=ran.stdout,
+        )
+        return killed, extra
+    layout = RECORD_64 if case.bits == 64 else RECORD_32
+    if ran.returncode != 0 or len(ran.stdout) < layout.size:
+        raise RuntimeError(
+            f"{case.name}: {exe} exited {ran.returncode} with {len(ran.stdout)} bytes "
+            f"(expected a {layout.size}-byte record); stderr {ran.stderr!r}"
+        )
+    raw = ran.stdout[-layout.size :]
+    fields = layout.unpack(raw)
+    magic = b"RSREC64\0" if case.bits == 64 else b"RSREC32\0"
+    if fields[0] != magic:
+        raise RuntimeError(f"{case.name}: no record at the end of stdout: {raw[:16]!r}")
+    names = RECORD_REGS_64 if case.bits == 64 else RECORD_REGS_32
+    n = len(names)
+    before = dict(zip(names, fields[1 : 1 + n], strict=True))
+    after = dict(zip(names, fields[1 + n : 1 + 2 * n], strict=True))
+    note = ""
+    if case.bits == 32:
+        sysinfo, ehdr, code_len, code = fields[1 + 2 * n :]
+        extra = {"sysinfo": sysinfo, "sysinfo_ehdr": ehdr, "code": code[:code_len]}
+        if case.via == "kernel_vsyscall" and not sysinfo:
+            before = after = {}
+            note = "no AT_SYSINFO in the auxiliary vector: no 32-bit vDSO"
+    if before:
+        flags = "rflags" if case.bits == 64 else "eflags"
+        places["RFLAGS at the call"] = before[flags]
+        if before[flags] & 0xFFF != FLAGS_PATTERN:
+            note = f"the flags before the call were {before[flags]:#x}, not {FLAGS_PATTERN:#x}"
+    record = Record(
+        case.name,
+        "host",
+        release,
+        case.bits,
+        before=before,
+        after=after,
+        output=ran.stdout[: -layout.size],
+        places=places,
+        data_size=len(case.data),
+        note=note,
+    )
+    return record, extra
+
+
+def run_case(builder: Builder, case: Case, release: str) -> Record:
+    """Build and run one case on the host; its record."""
+    exe = build_case(builder, case)
+    return parse_record(case, exe, run_program(exe), release)[0]
+
+
+# ------------------------------------------------------------------ the vDSO
+
+
+@attrs.frozen
+class VdsoDump:
+    """A process's vDSO as it found it: AT_SYSINFO, AT_SYSINFO_EHDR and the ELF image."""
+
+    bits: int
+    sysinfo: int
+    sysinfo_ehdr: int
+    image: bytes
+
+
+def dump_vdso(builder: Builder, bits: int) -> VdsoDump:
+    """Build and run src/vdso_dump.c for 64-bit or 32-bit code and read what it wrote."""
+    exe = builder.compile(f"vdso-dump-{bits}", "vdso_dump.c", bits)
+    ran = run_program(exe)
+    if ran.returncode != 0 or len(ran.stdout) < VDSO_HEADER.size:
+        raise RuntimeError(f"{exe} exited {ran.returncode}: {ran.stderr!r}")
+    magic, word, sysinfo, ehdr, size = VDSO_HEADER.unpack_from(ran.stdout)
+    image = ran.stdout[VDSO_HEADER.size :]
+    if magic != b"RSVDSO\0\0" or word != bits or len(image) != size:
+        raise RuntimeError(f"{exe}: a malformed dump ({magic!r}, {word}, {size}, {len(image)})")
+    return VdsoDump(bits, sysinfo, ehdr, image)
+
+
+def objdump_listing(code: bytes, workdir: Path) -> str | None:
+    """objdump's reading of 32-bit code, when objdump is on PATH (a second opinion)."""
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        return None
+    path = Path(workdir) / "code.bin"
+    path.write_bytes(code)
+    done = subprocess.run(
+        [objdump, "-D", "-b", "binary", "-m", "i386", "-M", "intel", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    if done.returncode != 0:
+        return None
+    lines = []
+    for line in done.stdout.splitlines():
+        if line[:1] == " " and ":\t" in line:
+            lines.append(line)
+            if line.split("\t")[-1].split()[:1] == ["ret"]:
+                break
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ ptrace
+
+PTRACE_TRACEME, PTRACE_CONT = 0, 7
+PTRACE_GETREGS, PTRACE_SETOPTIONS, PTRACE_SYSCALL = 12, 0x4200, 24
+PTRACE_O_TRACESYSGOOD = 1
+# struct user_regs_struct (arch/x86/include/asm/user_64.h), 27 unsigned longs.
+USER_REGS_64 = (
+    *("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx"),
+    *("rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base"),
+    *("gs_base", "ds", "es", "fs", "gs"),
+)
+
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    libc.ptrace.restype = ctypes.c_long
+    return libc
+
+
+def _ptrace(libc, request: int, pid: int, addr=None, data=None) -> int:
+    ctypes.set_errno(0)
+    result = libc.ptrace(request, pid, addr, data)
+    if result == -1 and ctypes.get_errno():
+        raise OSError(ctypes.get_errno(), f"ptrace({request}, {pid})")
+    return result
+
+
+@attrs.frozen
+class SyscallStops:
+    """The registers a tracer read at the first system call's entry and exit stops, as
+    user_regs_struct names them, and the wait statuses of the two stops."""
+
+    pid: int
+    entry: dict[str, int]
+    exit: dict[str, int]
+    statuses: tuple[int, int]
+
+
+def _spawn_traced(libc, exe: Path) -> int:
+    """fork; in the child PTRACE_TRACEME, /dev/null on fds 0-2, then exec ``exe`` with an
+    empty environment (the exec stops it with SIGTRAP). A child that cannot be traced exits
+    with 100 + the errno of PTRACE_TRACEME, which the parent turns back into an OSError."""
+    path = os.fsencode(exe)
+    pid = os.fork()
+    if pid == 0:  # the child: nothing but system calls until exec
+        code = 99
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 1 << 16)
+            ctypes.set_errno(0)
+            if libc.ptrace(PTRACE_TRACEME, 0, None, None) != 0:
+                code = 100 + min(ctypes.get_errno(), 155)
+            else:
+                os.execve(path, [path], {})
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) >= 100:
+        number = os.WEXITSTATUS(status) - 100
+        raise OSError(number, f"PTRACE_TRACEME: {os.strerror(number)}")
+    if not (os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP):
+        raise RuntimeError(f"expected the exec stop (SIGTRAP), wait status {status:#x}")
+    return pid
+
+
+def trace_first_syscall(exe: Path) -> SyscallStops:
+    """Run ``exe`` under PTRACE_TRACEME with PTRACE_O_TRACESYSGOOD and read the registers
+    at the entry and exit stops of its first system call, then let it finish."""
+    libc = _libc()
+    pid = _spawn_traced(libc, exe)
+    try:
+        _ptrace(libc, PTRACE_SETOPTIONS, pid, None, PTRACE_O_TRACESYSGOOD)
+        regs = (ctypes.c_ulong * len(USER_REGS_64))()
+        seen = []
+        statuses = []
+        for _ in range(2):
+            _ptrace(libc, PTRACE_SYSCALL, pid)
+            _, status = os.waitpid(pid, 0)
+            statuses.append(status)
+            if not (os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP | 0x80):
+                raise RuntimeError(f"expected a syscall stop, wait status {status:#x}")
+            _ptrace(libc, PTRACE_GETREGS, pid, None, ctypes.addressof(regs))
+            seen.append(dict(zip(USER_REGS_64, regs, strict=True)))
+        _ptrace(libc, PTRACE_CONT, pid)
+        os.waitpid(pid, 0)
+    except BaseException:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        raise
+    return SyscallStops(pid, seen[0], seen[1], (statuses[0], statuses[1]))
+
+
+def trace_case(builder: Builder, case: Case, release: str) -> tuple[Record, dict, dict, tuple]:
+    """The case (a 64-bit one) under ptrace: a record that names its places, and the
+    registers at its entry and exit stops, with the two wait statuses."""
+    exe = build_case(builder, case)
+    stops = trace_first_syscall(exe)
+    symbols = _symbols(exe)
+    places = {
+        "the entering instruction": symbols["entry"],
+        "the return address": symbols["return"],
+        "case data": symbols["case_data"],
+        "the process's pid": stops.pid,
+        "RFLAGS at the call": stops.entry["eflags"],
+    }
+    record = Record(case.name, "host", release, 64, places=places, data_size=len(case.data))
+    return record, stops.entry, stops.exit, stops.statuses
