@@ -10,6 +10,7 @@ from scenarios import (
     bare_round_trips,
     cpu_foundations,
     kernel_stories,
+    kernels_story,
     mechanisms_story,
     ptrace_stories,
     signal_stories,
@@ -158,6 +159,12 @@ def _build() -> tuple[Scenario, ...]:
             "ptrace-syscall",
             "PTRACE_SYSCALL, syscall_trace_enter's work, a seccomp filter, and an strace",
             ptrace_stories.run,
+            kernels=("x86_64",),
+        ),
+        Scenario(
+            "linux-3.16-and-6.9",
+            "the same programs on Linux 3.16 and 6.9: what moved, what vanished, what you can see",
+            kernels_story.run,
             kernels=("x86_64",),
         ),
     )

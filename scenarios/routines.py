@@ -15,6 +15,9 @@ from pathlib import Path
 
 _WHERE = re.compile(r"^(?P<symbol>[^()]+?) \((?P<files>[a-z0-9_./, -]+\.[chS](?:, [^)]*)?)\)$")
 DOC = Path(__file__).resolve().parent.parent / "docs" / "routines.md"
+# The table is 3.16's. This story also boots a 6.9 kernel, whose routines docs/linux69.md
+# describes; its 3.16 half runs paths the other stories already cover.
+SKIP = ("linux-3.16-and-6.9",)
 
 
 def collect() -> dict[str, set[str]]:
@@ -42,7 +45,7 @@ def collect() -> dict[str, set[str]]:
     T.Trace.record = record  # type: ignore[method-assign]
     try:
         for scenario in SCENARIOS:
-            if scenario.run is not None:
+            if not scenario.pending and scenario.name not in SKIP:
                 scenario.run()
         Machine.boot(kernel="x86_64")
         Machine.boot(kernel="i386")
