@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import attrs
 
 from abi.kernel_tables import emitted
 from abi.profiles import DEFAULT_PROFILE, TABLE_FILES, get_profile, syscall_table
 from abi.tbl import TABLE_ABIS, SyscallTable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCRIPTS: tuple[str, ...] = ("syscalltbl.sh", "syscallhdr.sh")
 
@@ -125,6 +128,8 @@ def generated_headers(profile: str = DEFAULT_PROFILE) -> Mapping[str, str]:
 def write_headers(out_dir: str | os.PathLike[str], profile: str = DEFAULT_PROFILE) -> list[Path]:
     """Write the generated headers under ``out_dir`` (laid out as the kernel's
     ``arch/x86/include/generated/``) and return the paths written."""
+    from pathlib import Path
+
     root = Path(out_dir)
     written = []
     for path, text in generated_headers(profile).items():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 
 import attrs
@@ -13,7 +13,7 @@ import attrs
 from abi.errors import UnknownAbiError
 from abi.tbl import SyscallTable, _decode, parse_table
 
-_TABLES = Path(__file__).resolve().parent / "tables"
+_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tables")
 
 #: The two table files of an x86 kernel, as named in its source tree.
 TABLE_FILES: tuple[str, ...] = ("syscall_32.tbl", "syscall_64.tbl")
@@ -97,7 +97,8 @@ def table_text(file_name: str, profile: str = DEFAULT_PROFILE) -> str:
 def _read_text(table_dir: str, file_name: str) -> str:
     # Beside this module rather than through importlib.resources, whose reader fails when
     # an editable install presents abi as a namespace package.
-    data = (_TABLES / table_dir / file_name).read_bytes()
+    with open(os.path.join(_TABLES, table_dir, file_name), "rb") as file:
+        data = file.read()
     return _decode(data, f"{table_dir}/{file_name}")
 
 

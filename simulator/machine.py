@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Mapping
-from html import escape
 from typing import Any
 
 import attrs
@@ -119,6 +118,8 @@ class SyscallResult:
     def _repr_html_(self) -> str:
         """For notebooks: the result, the registers that changed, the map of the path and
         the trace."""
+        from html import escape
+
         rows = "".join(
             f"<tr><td>{escape(name)}</td><td><code>{before:#x}</code></td>"
             f"<td><code>{after:#x}</code></td></tr>"
@@ -150,6 +151,8 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """For notebooks: how the run ended, the map of its path and its trace."""
+        from html import escape
+
         detail = f" ({escape(self.detail)})" if self.detail else ""
         head = f"<p><b>run: {escape(self.stop)}</b>{detail} after {self.steps} steps</p>"
         return head + _trace_html(self.trace)

@@ -15,7 +15,6 @@ from simulator.cpu import control as C
 from simulator.cpu import msr as M
 from simulator.cpu.segments import DescriptorCache
 from simulator.kernel import (
-    boot69,
     entry_32,
     entry_64,
     ia32entry,
@@ -23,7 +22,6 @@ from simulator.kernel import (
     ptrace,
     signal,  # noqa: F401 (importing it registers its system call handlers)
     syscalls,
-    syscalls69,
     timekeeping,
     traps,
     vdso32,
@@ -68,6 +66,9 @@ def boot(
     what_if = dict(what_if or {})
     six = profile == L69.PROFILE
     if six:
+        # Loaded with the first 6.9 boot: a 3.16 user does not pay for importing it.
+        from simulator.kernel import boot69, syscalls69
+
         config = L69.check_options(kind, options)
     elif options:
         raise ValueError(f"options: expected none for linux-3.16, received {sorted(options)}")
