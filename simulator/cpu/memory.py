@@ -186,7 +186,7 @@ class AddressSpace:
     Only pages that were mapped cost memory.
     """
 
-    __slots__ = ("code_vpns", "decoded", "name", "pages", "shared", "split_vpn")
+    __slots__ = ("code_vpns", "decoded", "generation", "name", "pages", "shared", "split_vpn")
 
     def __init__(
         self,
@@ -201,6 +201,10 @@ class AddressSpace:
         # they came from: any change to such a page drops its entries.
         self.decoded: dict[int, object] = {}
         self.code_vpns: set[int] = set()
+        # Counts changes to this space's mappings and rights (map, unmap, protect, restore):
+        # a cache of page lookups (the kernel's TLB for its own pages) is valid while it
+        # stays the same.
+        self.generation = 0
         self.shared = shared
         self.split_vpn = check_int("split", split, ADDRESS_BITS) >> PAGE_SHIFT
 
@@ -213,7 +217,9 @@ class AddressSpace:
     def _owner(self, vpn: int) -> dict[int, Page]:
         self.code_changed(vpn)
         if self.shared is not None and vpn >= self.split_vpn:
+            self.shared.generation += 1
             return self.shared.pages
+        self.generation += 1
         return self.pages
 
     def code_space(self, vpn: int) -> AddressSpace:
@@ -308,6 +314,9 @@ class AddressSpace:
         for vpn in self._vpns(address, size):
             self._page(vpn).flags = flags
             self.code_changed(vpn)
+            self.generation += 1
+            if self.shared is not None:
+                self.shared.generation += 1
 
     def unmap(self, address: int, size: int) -> None:
         """Remove the pages that cover the range (unmapped pages are skipped)."""
@@ -397,6 +406,7 @@ class AddressSpace:
 
     def restore(self, snap: MemorySnapshot) -> None:
         """Put this space's own pages back as ``snap`` recorded them."""
+        self.generation += 1
         self.pages = {}
         self.decoded.clear()
         self.code_vpns.clear()

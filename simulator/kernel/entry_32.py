@@ -149,7 +149,14 @@ def _sysenter_after_call(k: Kernel, result: int, base: int) -> None:
     user_fs = k.kread(base + _PT["fs"], 4) & 0xFFFF
     fault = cpu.load_segment("fs", user_fs)
     if fault is not None:
-        k.stop("oops", f"sysenter_exit could not restore fs: {fault}")
+        # 1: mov PT_FS(%esp),%fs has an exception-table entry: the #GP is fixed up by
+        # "2: movl $0,PT_FS(%esp); jmp 1b", so a bad selector (from sigreturn) becomes null.
+        k.kwrite(base + _PT["fs"], 0, 4)
+        assert cpu.load_segment("fs", 0) is None
+        k.note(
+            where("sysenter_exit"),
+            f"mov PT_FS(%esp),%fs: {fault}; fixup: movl $0,PT_FS(%esp); jmp 1b (fs = 0)",
+        )
     k.note(
         where("sysenter_exit"),
         "movl PT_EIP(%esp),%edx; movl PT_OLDESP(%esp),%ecx; xorl %ebp,%ebp; "
@@ -317,10 +324,17 @@ def restore_all(k: Kernel) -> None:
     for (_, reg), value in zip(GPR_ORDER, words[:6], strict=True):
         r[reg] = value
     r[RAX] = words[6]
-    for name, value in zip(("ds", "es", "fs"), words[7:10], strict=True):
+    for i, (name, value) in enumerate(zip(("ds", "es", "fs"), words[7:10], strict=True)):
         fault = cpu.load_segment(name, value & 0xFFFF)
         if fault is not None:
-            k.stop("oops", f"RESTORE_REGS could not load {name}: {fault}")
+            # popl %ds/%es/%fs each have an exception-table entry whose fixup stores 0 in
+            # the slot and pops again: a bad selector becomes a null one (RESTORE_REGS).
+            k.kwrite(base + (7 + i) * 4, 0, 4)
+            assert cpu.load_segment(name, 0) is None
+            k.note(
+                where("RESTORE_REGS"),
+                f"popl %{name}: {fault}; fixup: movl $0,(%esp); pop again ({name} = 0)",
+            )
     r[RSP] = base + 12 * 4
     k.note(
         where("restore_all"),

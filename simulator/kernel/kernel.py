@@ -10,8 +10,9 @@ from typing import Any
 import abi
 from abi.signals import RESTART_ERRNOS
 from simulator.cpu import CPU, AddressSpace
+from simulator.cpu.control import CR0_PG
 from simulator.cpu.faults import FaultSignal
-from simulator.cpu.memory import READ
+from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, READ, WRITE
 from simulator.cpu.registers import RFLAGS, RIP
 from simulator.kernel import linux316 as L
 from simulator.kernel.task import Task
@@ -57,6 +58,11 @@ class Kernel:
         self.word_bits = 64 if kind == "x86_64" else 32
         self.user_limit = L.TASK_SIZE_MAX_64 if kind == "x86_64" else L.PAGE_OFFSET_32
         self.kspace = AddressSpace("kernel half")
+        # The kernel's TLB for its own pages (see _kernel_page): vpn -> page bytes.
+        self._kernel_base = self.map.split
+        self._ktlb_read: dict[int, bytearray] = {}
+        self._ktlb_write: dict[int, bytearray] = {}
+        self._ktlb_generation = -1
         self.symbols: dict[str, int] = {}
         self.addresses: dict[int, str] = {}
         self._text_cursor = self.map.kernel_text
@@ -140,22 +146,71 @@ class Kernel:
             return RESTART_ERRNOS[name]
         return abi.errno_number(name)
 
+    def _kernel_page(self, address: int, size: int, write: bool) -> bytearray | None:
+        """The bytes of the kernel-half page holding ``address`` (all ``size`` bytes on it),
+        from a small TLB of the kernel's own pages, or None to take the CPU's checked path.
+
+        A page gets in only after the CPU's own check of the same access at CPL 0 passed;
+        the TLB is emptied whenever the kernel half's mappings or rights change (its
+        generation count) or the CPU is not at CPL 0 with paging on. Writes still drop the
+        decode cache of a page that holds decoded code."""
+        off = address & PAGE_MASK
+        if off + size > PAGE_SIZE or address < self._kernel_base:
+            return None
+        cpu = self.cpu
+        if cpu.cpl != 0 or not cpu._cr0 & CR0_PG:
+            return None
+        ks = self.kspace
+        if self._ktlb_generation != ks.generation:
+            self._ktlb_read.clear()
+            self._ktlb_write.clear()
+            self._ktlb_generation = ks.generation
+        cache = self._ktlb_write if write else self._ktlb_read
+        vpn = address >> PAGE_SHIFT
+        page = cache.get(vpn)
+        if page is None:
+            page = cpu._page_for(address, WRITE if write else READ, False, False)
+            cache[vpn] = page
+        if write and (vpn in ks.code_vpns or (vpn - 1) in ks.code_vpns):
+            ks.code_changed(vpn)
+        return page
+
     def kread(self, address: int, size: int) -> int:
         """A kernel read of kernel memory (a bug in ringsim if it faults)."""
+        page = self._kernel_page(address, size, False)
+        if page is not None:
+            off = address & PAGE_MASK
+            return int.from_bytes(page[off : off + size], "little")
         return int.from_bytes(self.cpu._read_bytes(address, size, READ), "little")
 
     def kwrite(self, address: int, value: int, size: int) -> None:
+        """A kernel write of kernel memory: ``value`` cut to ``size`` bytes, little-endian."""
         mask = (1 << (8 * size)) - 1
-        self.cpu._write_bytes(address, (value & mask).to_bytes(size, "little"))
+        data = (value & mask).to_bytes(size, "little")
+        page = self._kernel_page(address, size, True)
+        if page is not None:
+            off = address & PAGE_MASK
+            page[off : off + size] = data
+            return
+        self.cpu._write_bytes(address, data)
 
     def kwrite_words(self, address: int, values: list[int], size: int) -> None:
         """Store ``values`` as little-endian words of ``size`` bytes (each cut to the size)."""
         mask = (1 << (8 * size)) - 1
         data = _words(len(values), size).pack(*[v & mask for v in values])
+        page = self._kernel_page(address, len(data), True)
+        if page is not None:
+            off = address & PAGE_MASK
+            page[off : off + len(data)] = data
+            return
         self.cpu._write_bytes(address, data)
 
     def kread_words(self, address: int, count: int, size: int) -> list[int]:
         """Load ``count`` little-endian words of ``size`` bytes."""
+        page = self._kernel_page(address, count * size, False)
+        if page is not None:
+            off = address & PAGE_MASK
+            return list(_words(count, size).unpack_from(page, off))
         data = self.cpu._read_bytes(address, count * size, READ)
         return list(_words(count, size).unpack(data))
 

@@ -96,3 +96,47 @@ def test_condition_table_is_table_b1():
     for cond in range(16):
         for rflags in range(1 << 12):
             assert alu.condition(cond, rflags) == alu._condition(cond, rflags)
+
+
+def test_kernel_tlb_follows_the_kernel_half_mappings():
+    """The kernel's TLB of its own pages is emptied by any change to the kernel half: after a
+    page is unmapped and mapped again, kernel reads and writes reach the new page, never the
+    old bytes; and an unmapped page is refused by the CPU's own check (a #PF at CPL 0)."""
+    import pytest
+
+    from simulator.cpu.faults import FaultSignal
+
+    m = Machine.boot()
+    p = m.spawn("x86_64")
+    assert p.syscall("getpid", trace=False).ret == p.pid  # the per-CPU page is in the TLB
+    k, cpu = m.kernel, m.cpu
+    cpu.cpl = 0  # the kernel's view
+    address = k.map.percpu + 0x800
+    k.kwrite(address, 0x1122, 8)
+    assert k.kread(address, 8) == 0x1122
+    before = k.kspace.generation
+    k.kspace.unmap(k.map.percpu, 0x1000)
+    assert k.kspace.generation > before
+    with pytest.raises(FaultSignal):
+        k.kread(address, 8)
+    k.kspace.map(k.map.percpu, 0x1000, user=False, writable=True, executable=False, zero=True)
+    assert k.kread(address, 8) == 0  # the new page, not the old bytes
+    k.kwrite(address, 0x3344, 8)
+    assert k.kspace.peek(address, 8) == (0x3344).to_bytes(8, "little")
+
+
+def test_generation_counts_every_mapping_change():
+    from simulator.cpu import AddressSpace
+
+    kernel = AddressSpace("kernel")
+    space = AddressSpace("user", shared=kernel, split=0x8000_0000)
+    start = (space.generation, kernel.generation)
+    space.map(0x1000, 0x1000, user=True, writable=True, executable=False, zero=True)
+    space.map(0x9000_0000, 0x1000, user=False, writable=True, executable=False, zero=True)
+    space.protect(0x1000, 0x1000, writable=False, user=True, executable=False)
+    space.unmap(0x9000_0000, 0x1000)
+    assert space.generation > start[0] and kernel.generation >= start[1] + 2
+    snap = space.snapshot()
+    g = space.generation
+    space.restore(snap)
+    assert space.generation > g

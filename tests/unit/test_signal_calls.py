@@ -594,3 +594,18 @@ def test_signal_name_of_any_signal():
     r = p.syscall("kill", p.pid, 15)
     assert r.signal == 15 and r.signal_name == "SIGTERM"
     assert str(r).startswith("kill: killed by SIGTERM")
+
+
+def test_bad_fs_from_sigreturn_is_fixed_up_on_the_i386_sysexit_path():
+    """rt_sigreturn with no frame of ours on an i386 kernel restores whatever the stack holds,
+    fs included (COPY_SEG(fs), arch/x86/kernel/signal.c 3.16, no |3); sysenter_exit's
+    'mov PT_FS(%esp),%fs' faults and its exception-table fixup (entry_32.S 3.16: 2: movl
+    $0,PT_FS(%esp); jmp 1b) loads a null fs instead: no oops, the process goes on (here to a
+    garbage eip, SIGSEGV). Found by the property test of attacker-controlled arguments."""
+    from simulator import Machine
+
+    p = Machine.boot(kernel="i386", cpu="intel").spawn("i386")
+    r = p.syscall(173, 0, 0, 0, 0, 0, 0, via="kernel_vsyscall", max_steps=20_000)
+    assert r.outcome == "signal" and r.signal_name == "SIGSEGV"
+    fixups = [e.what for e in r.trace or () if "fixup: movl $0,PT_FS(%esp)" in e.what]
+    assert fixups and fixups[0].startswith("mov PT_FS(%esp),%fs: #GP(")
