@@ -1172,9 +1172,11 @@ def _syscall(cpu: CPU, ins: Instruction, start: int) -> None:
     r[RIP] = target
 
 
-@handler("sysret", rollback=True)
+@handler("sysret")
 def _sysret(cpu: CPU, ins: Instruction, start: int) -> None:
-    """SYSRET/SYSRETQ (SDM Vol. 2B SYSRET; AMD APM Vol. 3 SYSRET), checks in the SDM's order."""
+    """SYSRET/SYSRETQ (SDM Vol. 2B SYSRET; AMD APM Vol. 3 SYSRET), checks in the SDM's order.
+
+    Every check comes before the first change of state, so a fault needs no rollback."""
     v = cpu.vendor
     mode = cpu.mode
     if not cpu.msr.values[M.IA32_EFER] & M.EFER_SCE:

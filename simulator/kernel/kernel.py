@@ -21,6 +21,11 @@ from simulator.trace import KERNEL, NOT_MODELED, Trace
 
 Hook = Callable[["Kernel"], None]
 
+#: The entry routines' tails by name: what runs after a handler returns (or, for a handler
+#: that slept, after it runs again). Each entry module registers its own; ptrace's stops
+#: resume through them too (simulator.kernel.ptrace re-exports this dict).
+CONTINUATIONS: dict[str, Callable[..., None]] = {}
+
 
 class KernelStop(Exception):
     """A modeled kernel routine ends the run: the task exited, was killed, or the kernel oopsed."""
@@ -254,11 +259,9 @@ class Kernel:
         self, table: str, number: int, args: tuple[int, ...], after: str, extra: tuple = ()
     ) -> None:
         """``call *<table>`` and then the entry routine's own tail, ``after`` (a name in
-        simulator.kernel.ptrace.CONTINUATIONS, called with the result and ``extra``). A
+        CONTINUATIONS, called with the result and ``extra``). A
         handler that must wait raises Sleep: the task sleeps (schedule()), the run ends, and
         when the task is woken the same call runs again and the tail follows."""
-        from simulator.kernel import ptrace as P
-
         try:
             result = self.call_table(table, number, args)
         except Sleep as sleep:
@@ -269,7 +272,7 @@ class Kernel:
             self.cpu.r[RIP] = self.symbols["ptrace_stop_resume"]
             self.stop("blocked", sleep.detail)
             return
-        P.CONTINUATIONS[after](self, result, *extra)
+        CONTINUATIONS[after](self, result, *extra)
 
     def call_stub(self, stub: str, target: str, number: int, args: tuple[int, ...]) -> int:
         """A stub's ``call <target>`` (sys_execve from stub_execve, ...)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from simulator.kernel import uaccess
+from simulator.kernel import syscalls, uaccess
 from simulator.kernel.syscalls import _enter, _fail, handler
 
 if TYPE_CHECKING:
@@ -92,3 +92,6 @@ def sys_pipe(k: Kernel, fildes: int, *_: int) -> int:
         return _fail(k, "sys_pipe", "EFAULT", "the fd pair could not be written")
     _enter(k, "sys_pipe", f"pipe {pipe.number}: read end fd {read_fd}, write end fd {write_fd}")
     return 0
+
+
+syscalls.PIPE_TYPES = (PipeEnd,)

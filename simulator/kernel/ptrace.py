@@ -22,6 +22,7 @@ import attrs
 import abi
 from simulator.kernel import linux316 as L
 from simulator.kernel import traps
+from simulator.kernel.kernel import CONTINUATIONS as _CONTINUATIONS
 
 if TYPE_CHECKING:
     from simulator.kernel.kernel import Kernel
@@ -390,7 +391,8 @@ def resume_after_stop(k: Kernel) -> None:
 
 
 Continuation = Callable[["Kernel", int], None]
-CONTINUATIONS: dict[str, Continuation] = {}
+# The entry routines' tails by name (defined with the dispatch in simulator.kernel.kernel).
+CONTINUATIONS: dict[str, Continuation] = _CONTINUATIONS
 
 
 def syscall_trace_enter(k: Kernel, cont: str) -> None:

@@ -14,6 +14,10 @@ from simulator.kernel import linux316 as L
 from simulator.kernel import uaccess
 from simulator.kernel.fs import CharDevice as _CharDevice
 
+#: The file types that are pipe ends: simulator.kernel.pipe adds its PipeEnd when it loads
+#: (it imports this module, so this one cannot import it).
+PIPE_TYPES: tuple[type, ...] = ()
+
 if TYPE_CHECKING:
     from simulator.kernel.kernel import Kernel
 
@@ -108,9 +112,7 @@ def sys_read(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
         return _fail(k, "sys_read", "EFAULT", f"vfs_read: access_ok({buf:#x}, {count})")
     count = min(count, MAX_RW_COUNT)
     copied = 0
-    from simulator.kernel import pipe as _pipe
-
-    if isinstance(f, _pipe.PipeEnd):
+    if isinstance(f, PIPE_TYPES):
         return _pipe_read(k, f, fd, buf, count)
     while copied < count:
         want = min(count - copied, CHUNK)
@@ -179,9 +181,10 @@ def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
     if not uaccess.access_ok(k, buf, count):
         return _fail(k, "sys_write", "EFAULT", f"vfs_write: access_ok({buf:#x}, {count})")
     count = min(count, MAX_RW_COUNT)
-    from simulator.kernel import pipe as _pipe
-
-    if isinstance(f, _pipe.PipeEnd) and not _pipe.ends(k, f.pipe, writable=False):
+    is_pipe = isinstance(f, PIPE_TYPES)
+    if is_pipe:
+        from simulator.kernel import pipe as _pipe
+    if is_pipe and not _pipe.ends(k, f.pipe, writable=False):
         from simulator.kernel import signal as _signal
 
         _signal.send(k, k.current, 13, "pipe_write: no readers")  # SIGPIPE
@@ -201,8 +204,9 @@ def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
             if written == 0:
                 return _fail(k, "sys_write", "EFAULT", "copy_from_user copied nothing")
             break
-    _enter(k, "sys_write", f"vfs_write(fd {fd}, {buf:#x}, {count}): {written} bytes written")
-    if isinstance(f, _pipe.PipeEnd) and written:
+    if k.trace is not None:
+        _enter(k, "sys_write", f"vfs_write(fd {fd}, {buf:#x}, {count}): {written} bytes written")
+    if is_pipe and written:
         _pipe.wake_readers(k, f.pipe)
     return written
 
