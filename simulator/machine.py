@@ -14,7 +14,15 @@ from simulator.cpu import CPU, Snapshot
 from simulator.cpu._validate import check_choice, check_int, check_range
 from simulator.cpu.assembler import assemble
 from simulator.cpu.disassembler import format_instruction
-from simulator.cpu.execute import COMPLETED, DELIVERED, HALTED, NOT_MODELED, SHUTDOWN, StepResult
+from simulator.cpu.execute import (
+    COMPLETED,
+    DELIVERED,
+    DELIVERY_SECTION,
+    HALTED,
+    NOT_MODELED,
+    SHUTDOWN,
+    manual_page,
+)
 from simulator.cpu.faults import FaultSignal
 from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
@@ -1164,10 +1172,10 @@ class Process:
                     last = None
                     outcome = COMPLETED
                 else:
-                    result = cpu._step_result(True, last if last is not None else cpu.snapshot())
-                    last = result.after
-                    _record_step(t, result, ring, rip)
-                    outcome, detail = result.outcome, result.detail
+                    before = last if last is not None else cpu.snapshot()
+                    outcome, ins, _, delivered, detail = cpu._step(True)
+                    last = cpu.snapshot()
+                    _record_step(t, ins, outcome, delivered, before, last, ring, rip, cpu)
             if k.stopped is not None:
                 stop = k.stopped
                 k.stopped = None
@@ -1277,31 +1285,37 @@ class Process:
         return self._first_run(t, done, max_steps, finish)
 
 
-_TEXT_MEMO: dict[tuple[int, int], tuple[object, str]] = {}
+_TEXT_MEMO: dict[tuple[int, int], tuple[object, str, str, str]] = {}
 
 
-def _record_step(t: Trace, result: StepResult, ring: int, rip: int) -> None:
-    ins = result.instruction
+def _record_step(
+    t: Trace, ins, outcome: str, delivered, before, after, ring: int, rip: int, cpu
+) -> None:
+    """One CPU step into the trace: the instruction's text and manual page (remembered per
+    instruction and address: the same bytes at the same place read the same), what changed
+    (not RIP, not the hidden caches), and each exception it delivered."""
     if ins is None:
-        text = result.outcome
+        text, source = outcome, ""
     else:
-        # The same instruction at the same address reads the same: remember the text.
         key = (id(ins), rip)
         hit = _TEXT_MEMO.get(key)
-        if hit is not None and hit[0] is ins:
-            text = hit[1]
+        if hit is not None and hit[0] is ins and hit[3] == cpu.vendor.name:
+            text, source = hit[1], hit[2]
         else:
             text = format_instruction(ins, address=rip)
+            source = manual_page(ins.mnemonic, cpu.vendor.name)
             if len(_TEXT_MEMO) >= 4096:
                 _TEXT_MEMO.clear()
-            _TEXT_MEMO[key] = (ins, text)
+            _TEXT_MEMO[key] = (ins, text, source, cpu.vendor.name)
+    if outcome in (DELIVERED, SHUTDOWN):
+        source = DELIVERY_SECTION
     changes = tuple(
         item
-        for item in result.before.diff_items(result.after)
+        for item in before.diff_items(after)
         if item[0] != "rip" and not item[0].endswith(".cache")
     )
-    t.record(CPU_EVENT, ring, result.source or "CPU", text, changes, rip)
-    for fault in result.delivered:
+    t.record(CPU_EVENT, ring, source or "CPU", text, changes, rip)
+    for fault in delivered:
         t.record(
             FAULT, ring, "Intel SDM Vol. 3A §6.12 (delivery through the IDT)", f"{fault} delivered"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import ne
 from typing import Any
 
 import attrs
@@ -182,11 +184,12 @@ class Snapshot:
     def diff_items(self, later: Snapshot) -> list[tuple[str, Any, Any]]:
         """``diff`` as plain (name, before, after) tuples (what a trace event stores)."""
         out: list[tuple[str, Any, Any]] = []
-        if self.regs != later.regs:
+        a_regs, b_regs = self.regs, later.regs
+        if a_regs != b_regs:
+            # The indexes that differ, found in C (map and compress), then named.
             out += [
-                (FULL_NAMES[i], a, b)
-                for i, (a, b) in enumerate(zip(self.regs, later.regs, strict=True))
-                if a != b
+                (FULL_NAMES[i], a_regs[i], b_regs[i])
+                for i in compress(range(len(a_regs)), map(ne, a_regs, b_regs))
             ]
         if self.selectors != later.selectors or self.caches != later.caches:
             for i, name in enumerate(SREG_NAMES):
