@@ -1309,11 +1309,7 @@ def _record_step(
             _TEXT_MEMO[key] = (ins, text, source, cpu.vendor.name)
     if outcome in (DELIVERED, SHUTDOWN):
         source = DELIVERY_SECTION
-    changes = tuple(
-        item
-        for item in before.diff_items(after)
-        if item[0] != "rip" and not item[0].endswith(".cache")
-    )
+    changes = tuple(before.diff_items(after, hidden=False))
     t.record(CPU_EVENT, ring, source or "CPU", text, changes, rip)
     for fault in delivered:
         t.record(

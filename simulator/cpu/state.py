@@ -33,7 +33,7 @@ from simulator.cpu.memory import (
     AddressSpace,
     page_fault_error_code,
 )
-from simulator.cpu.registers import FULL_NAMES, RFLAGS, Registers, view
+from simulator.cpu.registers import FULL_NAMES, RFLAGS, RIP, Registers, view
 from simulator.cpu.segments import (
     CS,
     FS,
@@ -181,8 +181,11 @@ class Snapshot:
         registers, and a trace diffs every step."""
         return tuple(Change(name, a, b) for name, a, b in self.diff_items(later))
 
-    def diff_items(self, later: Snapshot) -> list[tuple[str, Any, Any]]:
-        """``diff`` as plain (name, before, after) tuples (what a trace event stores)."""
+    def diff_items(self, later: Snapshot, *, hidden: bool = True) -> list[tuple[str, Any, Any]]:
+        """``diff`` as plain (name, before, after) tuples (what a trace event stores).
+
+        With ``hidden`` false, RIP (which every step changes) and the hidden descriptor
+        caches are left out, as a trace's CPU step shows them."""
         out: list[tuple[str, Any, Any]] = []
         a_regs, b_regs = self.regs, later.regs
         if a_regs != b_regs:
@@ -190,12 +193,13 @@ class Snapshot:
             out += [
                 (FULL_NAMES[i], a_regs[i], b_regs[i])
                 for i in compress(range(len(a_regs)), map(ne, a_regs, b_regs))
+                if hidden or i != RIP
             ]
-        if self.selectors != later.selectors or self.caches != later.caches:
+        if self.selectors != later.selectors or (hidden and self.caches != later.caches):
             for i, name in enumerate(SREG_NAMES):
                 if self.selectors[i] != later.selectors[i]:
                     out.append((name, self.selectors[i], later.selectors[i]))
-                if self.caches[i] is not later.caches[i] and self.caches[i] != later.caches[i]:
+                if hidden and self.caches[i] != later.caches[i]:
                     out.append((f"{name}.cache", self.caches[i], later.caches[i]))
         if self.cpl != later.cpl:
             out.append(("cpl", self.cpl, later.cpl))
@@ -222,7 +226,7 @@ class Snapshot:
                 ("tr", self.tr[0], later.tr[0]),
                 ("tr.cache", self.tr[1], later.tr[1]),
             ):
-                if a is not b and a != b:
+                if (hidden or not name.endswith(".cache")) and a is not b and a != b:
                     out.append((name, a, b))
         return out
 
