@@ -47,8 +47,8 @@ def _optional_seed(_instance: object, attribute: attrs.Attribute, value: object)
         return
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{attribute.name}: expected an int or None, received {value!r}")
-    if value < 0:
-        raise ValueError(f"{attribute.name}: expected a seed >= 0, received {value}")
+    if not 0 <= value < 1 << 64:
+        raise ValueError(f"{attribute.name}: expected a seed 0 .. 2**64-1, received {value}")
 
 
 @attrs.frozen
@@ -234,8 +234,9 @@ svg {{ max-width: 100%; height: auto; }}
 </head>
 <body>
 <p><b>ringsim</b> scenario <code>{name}</code>: {summary}<br>
-<small>Told with: {options}. Each step names the kernel symbol (Linux 3.16) or manual
-section it models.</small></p>
+<small>Told with: {options}. Each step names the kernel symbol (with its file in the
+Linux release the machine models: 3.16 unless the story boots 6.9) or the manual section it
+models.</small></p>
 {body}
 </body>
 </html>

@@ -36,6 +36,23 @@ CROSSING = {
 }
 
 
+#: The steps that index a system call table: 3.16's indirect calls through the tables, and
+#: 6.9's switches over them (x64_sys_call and friends, arch/x86/entry/syscall_*.c).
+TABLES = {
+    "sys_call_table",
+    "ia32_sys_call_table",
+    "x64_sys_call",
+    "x32_sys_call",
+    "ia32_sys_call",
+}
+
+
+def _mnemonic(what: object) -> str:
+    """The first word of a CPU step's text (its mnemonic); "" for an empty or odd text."""
+    words = what.split() if isinstance(what, str) else []
+    return words[0] if words else ""
+
+
 @attrs.frozen
 class Node:
     """One stage of the path: the steps it covers, its ring (3, 0, or None on the
@@ -60,9 +77,9 @@ def _lookup(mnemonic: str, operands: str, next_symbol: str) -> str:
     """What the crossing instruction reads to find its way (Intel SDM Vol. 2B; AMD APM
     Vol. 2 §6.1): the MSR or the IDT gate on the way in, the saved state on the way out."""
     if mnemonic == "syscall":
-        if "cstar" in next_symbol:
+        if "cstar" in next_symbol or next_symbol == "entry_SYSCALL_compat":
             return f"RIP from IA32_CSTAR (MSR {msr.IA32_CSTAR:#x}): compat mode"
-        if "lstar" in next_symbol or next_symbol.startswith("system_call"):
+        if next_symbol.startswith(("system_call", "entry_SYSCALL_64")):
             return f"RIP from IA32_LSTAR (MSR {msr.IA32_LSTAR:#x}), CS/SS from IA32_STAR"
         return "IA32_STAR/LSTAR/CSTAR (MSRs 0xc0000081-0xc0000083)"
     if mnemonic == "sysenter":
@@ -102,13 +119,13 @@ def nodes(trace: Trace) -> list[Node]:
         kind = key[0] if key else "kernel"
         evs = [e for _, e in group]
         if kind == "user":
-            mnemonics = [e.what.split()[0] for e in evs]
+            mnemonics = [_mnemonic(e.what) for e in evs]
             n = len(evs)
             title = f"user code: {n} instruction{'s' if n != 1 else ''}"
             out.append(Node("user", 3, title, _short(mnemonics), first, last))
         elif kind == "kernel":
             symbols = [_symbol(e.where)[0] for e in evs if e.kind == KERNEL]
-            cpu = [e.what.split()[0] for e in evs if e.kind == CPU]
+            cpu = [_mnemonic(e.what) for e in evs if e.kind == CPU]
             title = _short(symbols, 3) or _short(cpu, 3)
             detail = key[1] if key and key[1] else ""
             if cpu and symbols:
@@ -117,7 +134,7 @@ def nodes(trace: Trace) -> list[Node]:
         group.clear()
 
     for i, event in enumerate(events, 1):
-        if event.kind == CPU and event.what.split()[0] in CROSSING:
+        if event.kind == CPU and _mnemonic(event.what) in CROSSING:
             close()
             key = None
             words = event.what.split()
@@ -144,10 +161,16 @@ def nodes(trace: Trace) -> list[Node]:
             title = event.what if len(event.what) <= 60 else event.what[:57] + "..."
             out.append(Node(kind, event.ring, title, _symbol(event.where)[0], i, i))
             continue
-        if event.kind == KERNEL and "sys_call_table" in event.where:
+        if event.kind == KERNEL and _symbol(event.where)[0] in TABLES:
             close()
             key = None
-            target = event.what.split("-> ")[-1]
+            symbol = _symbol(event.where)[0]
+            if (
+                "-> " in event.what
+            ):  # 3.16: call *sys_call_table(,%rax,8) -> sys_call_table[0] = ...
+                target = event.what.split("-> ")[-1]
+            else:  # 6.9: switch (nr) case 0: return __x64_sys_read(regs)
+                target = f"{symbol}: " + event.what.replace("switch (nr) ", "")
             out.append(Node("table", 0, target, _symbol(event.where)[1], i, i))
             continue
         if event.ring == 3:

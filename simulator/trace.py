@@ -168,7 +168,11 @@ class Trace:
             received = data.get("schema") if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"schema: expected {SCHEMA!r}, received {received!r}")
         trace = cls()
-        for i, event in enumerate(data.get("events", [])):
+        events = data.get("events", [])
+        if not isinstance(events, list):
+            raise ValueError(f"events: expected a list, received {type(events).__name__}")
+        for i, event in enumerate(events):
+            _check_event(i, event)
             try:
                 changes = tuple(
                     (c["name"], _from_json(c["before"]), _from_json(c["after"]))
@@ -187,6 +191,37 @@ class Trace:
                     f"events[{i}]: expected a trace event, received {event!r:.80}"
                 ) from error
         return trace
+
+
+def _check_event(i: int, event: Any) -> None:
+    """A ValueError naming ``events[i].field`` when a field is not what a trace event holds."""
+    if not isinstance(event, dict):
+        raise ValueError(f"events[{i}]: expected an object, received {event!r:.60}")
+    expected = (
+        ("kind", str, "a string"),
+        ("ring", int, "a ring 0..3"),
+        ("where", str, "a string"),
+        ("what", str, "a string"),
+    )
+    for field, kind, words in expected:
+        value = event.get(field)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"events[{i}].{field}: expected {words}, received {value!r:.60}")
+    if not 0 <= event["ring"] <= 3:
+        raise ValueError(f"events[{i}].ring: expected a ring 0..3, received {event['ring']!r}")
+    address = _from_json(event.get("address"))
+    if address is not None and (isinstance(address, bool) or not isinstance(address, int)):
+        raise ValueError(
+            f"events[{i}].address: expected an integer or null, received {address!r:.60}"
+        )
+    changes = event.get("changes")
+    if not isinstance(changes, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) for c in changes
+    ):
+        raise ValueError(
+            f"events[{i}].changes: expected a list of {{name, before, after}}, "
+            f"received {changes!r:.60}"
+        )
 
 
 #: The JSON schema's name and version (docs/trace-format.md); it changes when the format does.

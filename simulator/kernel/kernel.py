@@ -12,7 +12,7 @@ from abi.signals import RESTART_ERRNOS
 from simulator.cpu import CPU, AddressSpace
 from simulator.cpu.control import CR0_PG
 from simulator.cpu.faults import FaultSignal
-from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, READ, WRITE
+from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, READ, USER, WRITE
 from simulator.cpu.registers import RFLAGS, RIP
 from simulator.kernel import linux316 as L
 from simulator.kernel.task import Task
@@ -68,6 +68,7 @@ class Kernel:
         self._ktlb_read: dict[int, bytearray] = {}
         self._ktlb_write: dict[int, bytearray] = {}
         self._ktlb_generation = -1
+        self._ktlb_perm: object = None
         self.symbols: dict[str, int] = {}
         self.addresses: dict[int, str] = {}
         self._text_cursor = self.map.kernel_text
@@ -155,10 +156,13 @@ class Kernel:
         """The bytes of the kernel-half page holding ``address`` (all ``size`` bytes on it),
         from a small TLB of the kernel's own pages, or None to take the CPU's checked path.
 
-        A page gets in only after the CPU's own check of the same access at CPL 0 passed;
-        the TLB is emptied whenever the kernel half's mappings or rights change (its
-        generation count) or the CPU is not at CPL 0 with paging on. Writes still drop the
-        decode cache of a page that holds decoded code."""
+        A page gets in only after the CPU's own check of the same access at CPL 0 passed, and
+        only a supervisor page (a user-accessible one, such as the vsyscall page, depends on
+        SMAP and RFLAGS.AC at each access). The TLB is emptied whenever what that check
+        depended on changes: the kernel half's mappings or rights (its generation count), or
+        the CPU's paging controls (CR0.WP, CR4.SMEP/SMAP/PAE, EFER.NXE: its rights tables);
+        and it is not used off CPL 0 or with paging off. Writes still drop the decode cache
+        of a page that holds decoded code."""
         off = address & PAGE_MASK
         if off + size > PAGE_SIZE or address < self._kernel_base:
             return None
@@ -166,14 +170,18 @@ class Kernel:
         if cpu.cpl != 0 or not cpu._cr0 & CR0_PG:
             return None
         ks = self.kspace
-        if self._ktlb_generation != ks.generation:
+        if self._ktlb_generation != ks.generation or self._ktlb_perm is not cpu._perm:
             self._ktlb_read.clear()
             self._ktlb_write.clear()
             self._ktlb_generation = ks.generation
+            self._ktlb_perm = cpu._perm
         cache = self._ktlb_write if write else self._ktlb_read
         vpn = address >> PAGE_SHIFT
         page = cache.get(vpn)
         if page is None:
+            entry = ks.pages.get(vpn)
+            if entry is None or entry.flags & USER or cpu.space.lookup(vpn) is not entry:
+                return None  # not mapped, user-accessible, or not the shared kernel page
             page = cpu._page_for(address, WRITE if write else READ, False, False)
             cache[vpn] = page
         if write and (vpn in ks.code_vpns or (vpn - 1) in ks.code_vpns):

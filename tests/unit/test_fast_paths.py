@@ -143,3 +143,30 @@ def test_generation_counts_every_mapping_change():
     g = space.generation
     space.restore(snap)
     assert space.generation > g
+
+
+def test_kernel_tlb_follows_the_paging_controls():
+    """The kernel TLB is emptied when what the CPU's check depended on changes: with CR0.WP
+    set again a supervisor write to read-only kernel text is #PF(0x3) (SDM Vol. 3A 4.6), and
+    a user-accessible page in the kernel half (the vsyscall page) is never cached, so SMAP
+    refuses a kernel read of it with AC clear, #PF(0x1)."""
+    import pytest
+
+    from simulator.cpu import control as C
+    from simulator.cpu.faults import FaultSignal
+    from simulator.kernel.vdso import VSYSCALL_ADDR
+
+    m = Machine.boot()
+    m.spawn("x86_64")
+    k, cpu = m.kernel, m.cpu
+    cpu.cpl = 0
+    text = k.map.kernel_text + 0xF000
+    cpu.cr0 = cpu.cr0 & ~C.CR0_WP
+    k.kwrite(text, 0x41, 1)  # WP clear: allowed, and the page enters the TLB
+    cpu.cr0 = cpu.cr0 | C.CR0_WP
+    with pytest.raises(FaultSignal, match=r"#PF\(0x3\)"):
+        k.kwrite(text, 0x42, 1)
+    assert k.kread(VSYSCALL_ADDR, 1) == 0x48  # SMAP off: readable (mov rax, imm: 0x48)
+    cpu.cr4 = cpu.cr4 | C.CR4_SMAP
+    with pytest.raises(FaultSignal, match=r"#PF\(0x1\)"):
+        k.kread(VSYSCALL_ADDR, 1)

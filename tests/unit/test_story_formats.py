@@ -209,7 +209,8 @@ class TestCommandLine:
         [
             (["run", "x86_32-read", "--kernel", "x86_64"], "kernel: scenario 'x86_32-read'"),
             (["run", "bare-cpu-round-trips", "--seed", "2"], "seed: scenario"),
-            (["run", "every-way-in", "--seed", "-4"], "seed: expected a seed >= 0"),
+            (["run", "every-way-in", "--seed", "-4"], "seed: expected a seed 0 .. 2**64-1"),
+            (["run", "x86_64-syscall-read", "--seed", str(1 << 64)], "seed: expected a seed 0"),
         ],
     )
     def test_options_that_cannot_apply(self, capsys, argv, message):
@@ -226,3 +227,46 @@ class TestCommandLine:
 def test_shown_title():
     trace = Trace()
     assert Shown("-- a call: x = 1", trace).title == "a call: x = 1"
+
+
+class TestBadTraces:
+    """Trace.from_dict refuses what is not a trace event with a ValueError naming the field
+    (docs/trace-format.md), so a map or a page is never asked to draw one."""
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("what", None),
+            ("what", 3),
+            ("where", None),
+            ("ring", 7),
+            ("ring", "0"),
+            ("kind", None),
+            ("address", "nowhere"),
+            ("changes", None),
+        ],
+    )
+    def test_field_named(self, field, value):
+        trace = Trace()
+        trace.record("cpu", 3, "Intel SDM Vol. 2B SYSCALL", "syscall", (), 0x1000)
+        data = trace.to_dict()
+        data["events"][0][field] = value
+        with pytest.raises(ValueError, match=rf"^events\[0\]\.{field}: expected"):
+            Trace.from_dict(data)
+
+    def test_empty_text_still_draws(self):
+        trace = Trace()
+        trace.record("cpu", 3, "Intel SDM Vol. 2B SYSCALL", "", (), 0x1000)
+        assert svg(trace).startswith("<svg")
+        assert nodes(trace)[0].kind == "user"
+
+    def test_linux69_table_and_lookup(self):
+        """6.9 dispatches with a switch (x64_sys_call, arch/x86/entry/syscall_64.c): the map
+        draws it as the table step, and entry_SYSCALL_64 comes from IA32_LSTAR."""
+        m = Machine.boot(profile="linux-6.9")
+        trace = m.spawn("x86_64").syscall("getpid").trace
+        assert trace is not None
+        stages = nodes(trace)
+        assert "IA32_LSTAR (MSR 0xc0000082)" in stages[0].detail
+        table = [n for n in stages if n.kind == "table"]
+        assert table and table[0].title.startswith("x64_sys_call: case 39")
