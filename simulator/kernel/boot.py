@@ -83,6 +83,13 @@ def boot(
         raise ValueError(
             f"vsyscall: expected one of {', '.join(vdso.VSYSCALL_MODES)}, received {vsyscall!r}"
         )
+    if six and vsyscall == "native":
+        # arch/x86/entry/vsyscall/vsyscall_64.c (6.9): enum { EMULATE, XONLY, NONE }, no
+        # native. ringsim models emulate (its 6.9 default) and none; xonly is not modeled.
+        raise ValueError(
+            "vsyscall: expected 'emulate' or 'none' for linux-6.9 (6.9 has no native "
+            f"vsyscall page), received {vsyscall!r}"
+        )
     kernel_options = {"x32": True, "what_if": what_if, "vsyscall": vsyscall}
     if six:
         kernel_options.update(config, profile=profile)

@@ -430,18 +430,11 @@ def _enter_out(k: Kernel, cont: str, nr: int) -> None:
 def _seccomp_event_reported(k: Kernel, task: Task, cont: str) -> None:
     """__seccomp_filter after the SECCOMP_RET_TRACE stop (kernel/seccomp.c, 6.9): a fatal
     signal or a number below 0 skips; otherwise the filters run again on the (possibly
-    changed) number ("Recheck the syscall, since it may have changed")."""
+    changed) number with recheck_after_trace ("Recheck the syscall, since it may have
+    changed"), where TRACE means allow."""
     from simulator.kernel import seccomp
 
-    task.stop_code = 0
-    if P.SIGKILL in task.pending_signals:
-        seccomp._do_exit(k, task, P.SIGSYS, "fatal signal pending after the seccomp event")
-    if P.syscall_nr(k, task) < 0:
-        k.note(where("__seccomp_filter", "kernel/seccomp.c"), "the tracer set nr < 0: skip")
-        _enter_out(k, cont, -1)
-        return
-    k.note(where("__seccomp_filter", "kernel/seccomp.c"), "recheck: run the filters again")
-    if seccomp.secure_computing(k, task, cont, resume="seccomp69_event_reported"):
+    if seccomp.after_trace_event_69(k, task, cont):
         _enter_out(k, cont, -1)
         return
     _enter_tail(k, task, cont)
@@ -543,7 +536,7 @@ def exit_to_user_mode_loop(k: Kernel, path: int) -> None:
     ):
         task.ptrace_message = 0
     k.disable_interrupts()
-    for _ in range(64):
+    for _ in range(64):  # a bound for the model; the C loops while work is left
         work = task.flags & L69.EXIT_TO_USER_MODE_WORK
         if not work:
             break
@@ -557,7 +550,11 @@ def exit_to_user_mode_loop(k: Kernel, path: int) -> None:
                 "_TIF_SIGPENDING: arch_do_signal_or_restart (arch/x86/kernel/signal.c)",
             )
             P.do_signal(k, path)
-            if task.has(L.TIF_SIGPENDING):
+            # The loop re-reads the flags: a signal raised while delivering one (the frame
+            # could not be written: force_sigsegv) is handled in the next round. A stop or a
+            # death ends the run from inside do_signal; these checks are the C's "the task
+            # is no longer running here".
+            if k.stopped is not None or task.stopped or task.job_stopped or not task.alive:
                 break
             continue
         task.set_flag(L.TIF_NOTIFY_RESUME, False)

@@ -120,7 +120,14 @@ def sysenter_exit(k: Kernel) -> None:
     r[RDX], r[RCX] = slot("ip"), slot("sp")
     fault = cpu.load_segment("fs", slot("fs") & 0xFFFF)
     if fault is not None:
-        k.stop("oops", f"the SYSEXIT path could not restore fs: {fault}")
+        # 1: mov PT_FS(%esp),%fs has _ASM_EXTABLE(1b, 2b): "2: movl $0,PT_FS(%esp); jmp 1b",
+        # so a bad selector (from sigreturn) becomes null.
+        k.kwrite(base + _PT["fs"], 0, 4)
+        assert cpu.load_segment("fs", 0) is None
+        k.note(
+            where("entry_SYSENTER_32"),
+            f"1: mov PT_FS(%esp),%fs: {fault}; fixup 2: movl $0,PT_FS(%esp); jmp 1b (fs = 0)",
+        )
     r[RBX], r[RSI], r[RDI], r[RBP] = slot("bx"), slot("si"), slot("di"), slot("bp")
     r[RFLAGS] = slot("flags") & ~L69.X86_EFLAGS_IF
     r[RAX] = slot("ax")
@@ -143,10 +150,17 @@ def restore_all(k: Kernel) -> None:
     for (_, reg), value in zip(GPR_ORDER, words[:6], strict=True):
         r[reg] = value
     r[RAX] = words[6]
-    for name, value in zip(("ds", "es", "fs"), words[7:10], strict=True):
+    for i, (name, value) in enumerate(zip(("ds", "es", "fs"), words[7:10], strict=True)):
         fault = cpu.load_segment(name, value & 0xFFFF)
         if fault is not None:
-            k.stop("oops", f"RESTORE_REGS could not load {name}: {fault}")
+            # popl %ds/%es/%fs each have _ASM_EXTABLE_TYPE(Nb, Nb, EX_TYPE_POP_ZERO): the
+            # handler stores 0 at (%esp) and the pop runs again, so the selector is null.
+            k.kwrite(base + (7 + i) * 4, 0, 4)
+            assert cpu.load_segment(name, 0) is None
+            k.note(
+                where("RESTORE_REGS"),
+                f"popl %{name}: {fault}; EX_TYPE_POP_ZERO: 0 at (%esp), pop again ({name} = 0)",
+            )
     r[RSP] = base + 12 * 4
     k.note(
         where("restore_all_switch_stack"),

@@ -599,6 +599,10 @@ def _restart_without_handler(k: Kernel, task: Task) -> None:
         write_slot(k, task, "ax", read_slot(k, task, "orig_ax"))
     elif error == -S.ERESTART_RESTARTBLOCK:
         nr = 0 if task.is_compat or k.kind == "i386" else 219  # __NR_restart_syscall
+        if nr and k.options.get("profile") == "linux-6.9":
+            # get_nr_restart_syscall (arch/x86/kernel/signal.c, 6.9): __NR_restart_syscall |
+            # (regs->orig_ax & __X32_SYSCALL_BIT), so an x32 task restarts as x32.
+            nr |= read_slot(k, task, "orig_ax") & 0x4000_0000
         write_slot(k, task, "ax", nr)
     else:
         return

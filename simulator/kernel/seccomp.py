@@ -103,13 +103,21 @@ def attach_user_filter(k: Kernel, task: Task, user_filter: int) -> int:
 
 
 def secure_computing(
-    k: Kernel, task: Task, cont: str, *, resume: str = "seccomp_event_reported"
+    k: Kernel,
+    task: Task,
+    cont: str,
+    *,
+    resume: str = "seccomp_event_reported",
+    recheck_after_trace: bool = False,
 ) -> bool:
     """__secure_computing (3.16): True when the call must be skipped (ret -1). Strict mode
     kills with SIGKILL, a filter's KILL with SIGSYS (do_exit), TRAP sends SIGSYS and skips,
     ERRNO sets -data and skips, TRACE stops for a tracer with PTRACE_O_TRACESECCOMP (or, with
     none, skips with -ENOSYS), ALLOW runs the call. ``resume`` names the stage the TRACE stop
-    goes on from (the linux-6.9 model has its own)."""
+    goes on from (the linux-6.9 model has its own). ``recheck_after_trace`` is the linux-6.9
+    model's second run of the filters after the tracer resumed (kernel/seccomp.c since 4.8):
+    a TRACE result then means allow ("We've been put in this state by the ptracer
+    already")."""
     nr = P.syscall_nr(k, task)
     if task.seccomp_mode == bpf.SECCOMP_MODE_STRICT:
         allowed = bpf.MODE1_SYSCALLS_32 if is_compat_task(k, task) else bpf.MODE1_SYSCALLS_64
@@ -144,6 +152,12 @@ def secure_computing(
         )
         return True
     if action == bpf.SECCOMP_RET_TRACE:
+        if recheck_after_trace:
+            k.note(
+                where("__seccomp_filter"),
+                f"{text}: SECCOMP_RET_TRACE on the recheck after the trace: return 0 (allow)",
+            )
+            return False
         enabled = task.ptrace & P.PT_PTRACED and task.ptrace & (
             1 << (P.PT_OPT_FLAG_SHIFT + P.PTRACE_EVENT_SECCOMP)
         )
@@ -158,6 +172,8 @@ def secure_computing(
             f"{text}: SECCOMP_RET_TRACE: ptrace_event(PTRACE_EVENT_SECCOMP, {value})",
             (resume, cont),
         )
+        if k.options.get("profile") == "linux-6.9":
+            return after_trace_event_69(k, task, cont)  # no stop: SIGKILL was pending
         return after_trace_event(k, task)  # no stop: SIGKILL was pending
     if action == bpf.SECCOMP_RET_ALLOW:
         k.note(where("__secure_computing"), f"{text}: SECCOMP_RET_ALLOW")
@@ -181,6 +197,27 @@ def after_trace_event(k: Kernel, task: Task) -> bool:
         k.note(where("__secure_computing"), "the tracer set the number below 0: skip")
         return True
     return False
+
+
+def after_trace_event_69(k: Kernel, task: Task, cont: str) -> bool:
+    """The rest of SECCOMP_RET_TRACE in __seccomp_filter (kernel/seccomp.c, 6.9) once the
+    tracer resumes: a fatal signal pending skips the call and lets the signal kill the task
+    (since 4.20, "goto skip", no do_exit); a number below 0 skips; otherwise the filters run
+    again with recheck_after_trace, where a second TRACE means allow."""
+    task.stop_code = 0
+    if P.SIGKILL in task.pending_signals:
+        k.note(
+            where("__seccomp_filter"),
+            "fatal_signal_pending after ptrace_event: goto skip (the signal kills the task)",
+        )
+        return True
+    if P.syscall_nr(k, task) < 0:
+        k.note(where("__seccomp_filter"), "the tracer set the number below 0: goto skip")
+        return True
+    k.note(where("__seccomp_filter"), "recheck: __seccomp_filter(this_syscall, NULL, true)")
+    return secure_computing(
+        k, task, cont, resume="seccomp69_event_reported", recheck_after_trace=True
+    )
 
 
 def _arch(k: Kernel, task: Task) -> int:

@@ -582,8 +582,7 @@ def setup_frame_32(
     if flags & SA_RESTORER:
         pretcode = restorer
     elif task.vdso32:
-        variant = k.vdso_variant.name
-        image = V.image32(variant, k.kind == "x86_64")
+        image = V.mapped_image32(k)
         name = "__kernel_rt_sigreturn" if rt else "__kernel_sigreturn"
         pretcode = task.vdso32 + image.symbol_offsets[name]
     else:

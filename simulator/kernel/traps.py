@@ -96,14 +96,28 @@ def exception(k: Kernel, vector: int, name: str) -> None:
     )
     if vector == 14:
         detail += f", CR2 = {cpu.cr2:#x}"
-    iret_at = k.symbols.get("native_irq_return_iret" if wide else "irq_return")
-    if not from_user and ip == iret_at and k.current is not None:
-        # The exception table entry of the IRET: bad_iret (entry_64.S) / iret_exc (entry_32.S)
-        # pretends the iret completed and the fault came from user mode: SIGSEGV.
+    six = k.options.get("profile") == "linux-6.9"
+    iret_at = k.symbols.get(
+        "native_irq_return_iret" if wide else ("irq_return_69" if six else "irq_return")
+    )
+    if not wide and not from_user and ip == iret_at and k.current is not None:
+        # The IRET's exception-table entry on i386: 3.16's iret_exc (entry_32.S) pushes
+        # do_iret_error, 6.9's .Lasm_iret_error pushes iret_error; both are do_trap(
+        # X86_TRAP_IRET, SIGILL, "iret exception", ILL_BADSTK) (arch/x86/kernel/traps.c).
         k.note(
-            "bad_iret (arch/x86/kernel/entry_64.S)"
-            if wide
-            else "iret_exc (arch/x86/kernel/entry_32.S)",
+            "asm_iret_error -> iret_error (arch/x86/entry/entry_32.S, arch/x86/kernel/traps.c)"
+            if six
+            else "iret_exc -> do_iret_error (arch/x86/kernel/entry_32.S, arch/x86/kernel/traps.c)",
+            f"the IRET to user mode faulted ({detail}): do_trap(X86_TRAP_IRET, SIGILL, "
+            '"iret exception", ILL_BADSTK)',
+        )
+        kill(k, SIGILL, reason=f"IRET to user mode faulted: {detail}")
+        return
+    if not from_user and ip == iret_at and k.current is not None:
+        # The exception table entry of the 64-bit IRET: bad_iret (entry_64.S) pretends the
+        # iret completed and the fault came from user mode: a user #GP, SIGSEGV.
+        k.note(
+            "bad_iret (arch/x86/kernel/entry_64.S)",
             f"the IRET to user mode faulted ({detail}): handled as a user-mode #GP",
         )
         kill(k, SIGSEGV, reason=f"IRET to user mode faulted: {detail}")

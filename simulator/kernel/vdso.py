@@ -168,6 +168,17 @@ def _map_image(k: Kernel, task: Task, image: VdsoImage, addr: int) -> None:
     task.vdso = addr
 
 
+def mapped_image32(k: Kernel) -> VdsoImage:
+    """The 32-bit vDSO image this kernel maps for i386 processes: vdso_image_32 as the
+    kernel's profile builds it and boot patched it (the linux-6.9 image's symbols lie at
+    other offsets than the 3.16 one's)."""
+    if k.options.get("profile") == "linux-6.9":
+        from simulator.kernel import vdso69
+
+        return vdso69.current_image32(k)
+    return image32(k.vdso_variant.name, k.kind == "x86_64")
+
+
 def map_vdso(k: Kernel, task: Task, start_stack: int) -> list[tuple[int, int]]:
     """arch_setup_additional_pages: map the process's vDSO; return its auxv entries.
 

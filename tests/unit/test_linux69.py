@@ -499,6 +499,41 @@ class TestPtraceOrder:
         assert m.waitpid(p).pid == 0
         assert p.last_result.ret == -1  # -EPERM from the filter
 
+    def _trace_stop(self, profile):
+        """A tracee with PTRACE_O_TRACESECCOMP stopped at the RET_TRACE event of umask."""
+        m = Machine.boot(profile=profile)
+        p, tracer = m.spawn(), m.spawn()
+        self._filter(p, NR_UMASK, bpf.SECCOMP_RET_TRACE | 1)
+        assert m.ptrace("PTRACE_ATTACH", p, tracer=tracer).ret == 0
+        assert m.waitpid(p).stopped
+        assert m.ptrace("PTRACE_SETOPTIONS", p, 0, 0x80).ret == 0  # PTRACE_O_TRACESECCOMP
+        assert m.ptrace("PTRACE_CONT", p).ret == 0
+        assert m.waitpid(p).pid == 0
+        assert p.syscall("umask", 0o77).outcome == "stopped"
+        assert m.waitpid(p).status == (((7 << 8) | 5) << 8) | 0x7F  # PTRACE_EVENT_SECCOMP
+        return m, p, tracer
+
+    def test_seccomp_trace_recheck_allows(self):
+        """kernel/seccomp.c (6.9) __seccomp_filter: after the tracer resumes, the filters run
+        again with recheck_after_trace, and a TRACE result then means allow ("if
+        (recheck_after_trace) return 0;"): one event stop, then umask runs."""
+        m, p, _ = self._trace_stop("linux-6.9")
+        assert m.ptrace("PTRACE_CONT", p).ret == 0
+        assert m.waitpid(p).pid == 0  # no second event stop
+        assert p.last_result.ret == 0o22 and p.task.umask == 0o77
+        assert any("recheck after the trace: return 0" in n for n in notes(p.last_result))
+
+    @pytest.mark.parametrize(("profile", "signal"), [("linux-6.9", 9), ("linux-3.16", 31)])
+    def test_seccomp_trace_fatal_signal_skips(self, profile, signal):
+        """kernel/seccomp.c since 4.20 (so 6.9): a fatal signal pending after the trace event
+        is "goto skip", and SIGKILL kills the task; 3.16 did do_exit(SIGSYS)."""
+        m, p, tracer = self._trace_stop(profile)
+        assert tracer.syscall("kill", p.pid, 9).ret == 0
+        assert m.ptrace("PTRACE_CONT", p).ret == 0
+        w = m.waitpid(p)
+        assert w.signaled and w.termsig == signal
+        assert p.task.umask == 0o22  # the call was skipped
+
 
 class TestExec:
     """execve without stub_execve, start_thread_common without force_iret."""
@@ -529,3 +564,124 @@ class TestExec:
         assert not any("stub_execve" in n for n in text)
         assert any("X86_EFLAGS_IF | X86_EFLAGS_FIXED" in n for n in text)
         assert any("not RCX == RIP" in n for n in text)
+
+
+class TestReviewFixes69:
+    """Defects a review found in the 6.9 profile, each pinned to its 6.9 source file."""
+
+    @pytest.mark.parametrize("kernel", ["x86_64", "i386"])
+    @pytest.mark.parametrize(
+        ("flags", "name"), [(0x4, "__kernel_rt_sigreturn"), (0, "__kernel_sigreturn")]
+    )
+    def test_sig32_pretcode_from_mapped_vdso(self, kernel, flags, name):
+        """arch/x86/kernel/signal_32.c (6.9) ia32_setup_frame / ia32_setup_rt_frame: without
+        SA_RESTORER, pretcode is current->mm->context.vdso + vdso_image_32.sym___kernel_*
+        sigreturn, offsets of the image 6.9 maps (arch/x86/entry/vdso/vdso32/sigreturn.S),
+        and the handler's ret reaches sigreturn."""
+        m = Machine.boot(kernel=kernel, cpu="intel", profile="linux-6.9")
+        p = m.spawn("i386")
+        code = p.alloc(4096, executable=True)
+        marker = p.alloc(64)
+        from simulator.cpu.assembler import assemble
+
+        body = f"mov edi, {marker}\nmov dword ptr [edi], eax\nmov dword ptr [edi+4], esp\nret"
+        p.write_mem(code, assemble(body, mode=32, address=code))
+        act = p.alloc(32)
+        p.write_mem(act, struct.pack("<II", code, flags) + bytes(12))
+        assert p.syscall("rt_sigaction", 10, act, 0, 8, via="int80").ret == 0
+        r = p.syscall("kill", p.pid, 10)
+        assert r.outcome == "returned" and r.ret == 0, r
+        eax, esp = struct.unpack("<II", p.read_mem(marker, 8))
+        assert eax == 10
+        pretcode = struct.unpack("<I", p.read_mem(esp, 4))[0]
+        assert pretcode == p.task.vdso32 + vdso69.current_image32(m.kernel).symbol_offsets[name]
+
+    def test_exit_loop_delivers_signal_raised_by_delivery(self):
+        """kernel/entry/common.c (6.9) exit_to_user_mode_loop: "ti_work =
+        read_thread_flags()" and loop while work is left. A 64-bit handler without
+        SA_RESTORER cannot get a frame (arch/x86/kernel/signal_64.c x64_setup_rt_frame:
+        -EFAULT), force_sigsegv queues SIGSEGV, and the next round of the loop kills with it."""
+        m = boot()
+        p = m.spawn()
+        code = p.alloc(4096, executable=True)
+        p.write_mem(code, b"\xc3")
+        act = p.alloc(32)
+        p.write_mem(act, struct.pack("<QQQQ", code, 0x4, 0, 0))  # SA_SIGINFO, no SA_RESTORER
+        assert p.syscall("rt_sigaction", 10, act, 0, 8).ret == 0
+        r = p.syscall("kill", p.pid, 10)
+        assert r.outcome == "signal" and r.signal == 11
+        assert not p.alive
+
+    @pytest.mark.parametrize("via", ["int80", "kernel_vsyscall"])
+    def test_i386_restore_regs_pop_zero(self, via):
+        """arch/x86/entry/entry_32.S (6.9) RESTORE_REGS: popl %ds/%es/%fs each have
+        _ASM_EXTABLE_TYPE(Nb, Nb, EX_TYPE_POP_ZERO). rt_sigreturn with no frame restores
+        garbage selectors; they become null instead of an oops."""
+        p = Machine.boot(kernel="i386", cpu="intel", profile="linux-6.9").spawn("i386")
+        r = p.syscall(173, 0, 0, 0, 0, 0, 0, via=via, max_steps=20_000)
+        assert r.outcome == "signal", r
+        assert any("EX_TYPE_POP_ZERO" in n for n in notes(r))
+
+    def _i386_exit_stop(self, via):
+        m = Machine.boot(kernel="i386", profile="linux-6.9")
+        tracer, child = m.spawn("i386"), m.spawn("i386")
+        assert m.ptrace("PTRACE_ATTACH", child, tracer=tracer).ret == 0
+        assert m.waitpid(child).stopped
+        assert m.ptrace("PTRACE_SYSCALL", child).ret == 0
+        assert child.syscall("getpid", via=via).outcome == "stopped"
+        assert m.waitpid(child).stopped
+        assert m.ptrace("PTRACE_SYSCALL", child).ret == 0
+        assert m.waitpid(child).stopped  # the exit stop
+        return m, child
+
+    def test_i386_sysexit_fs_fixup(self):
+        """arch/x86/entry/entry_32.S (6.9) entry_SYSENTER_32: "1: mov PT_FS(%esp), %fs" with
+        _ASM_EXTABLE(1b, 2b) and "2: movl $0, PT_FS(%esp); jmp 1b": a tracer's bad fs (RPL 3,
+        so putreg accepts it) is made null and SYSEXIT still returns."""
+        m, child = self._i386_exit_stop("kernel_vsyscall")
+        assert m.ptrace("PTRACE_POKEUSER", child, 36, 0x233B).ret == 0  # xfs, beyond the GDT
+        assert m.ptrace("PTRACE_CONT", child).ret == 0
+        assert m.waitpid(child).pid == 0
+        r = child.last_result
+        assert r.outcome == "returned" and r.ret == child.pid
+        assert any("fixup 2: movl $0,PT_FS(%esp)" in n for n in notes(r))
+
+    def test_i386_iret_fault_is_iret_error(self):
+        """arch/x86/entry/entry_32.S (6.9): _ASM_EXTABLE(.Lirq_return, .Lasm_iret_error), and
+        arch/x86/kernel/traps.c iret_error: do_trap(X86_TRAP_IRET, SIGILL, "iret exception",
+        ILL_BADSTK). A tracer's CS of __USER_DS makes the IRET fault: SIGILL, not an oops."""
+        m, child = self._i386_exit_stop("int80")
+        assert m.ptrace("PTRACE_POKEUSER", child, 52, 0x7B).ret == 0  # xcs
+        assert m.ptrace("PTRACE_CONT", child).ret == 0
+        w = m.waitpid(child)
+        assert w.signaled and w.termsig == 4
+        assert any("iret_error" in n for n in notes(child.last_result))
+
+    def test_x32_restart_syscall_keeps_x32_bit(self):
+        """arch/x86/kernel/signal.c (6.9) get_nr_restart_syscall: "__NR_restart_syscall |
+        (regs->orig_ax & __X32_SYSCALL_BIT)". An x32 call that a tracer turns into
+        -ERESTART_RESTARTBLOCK (516) restarts as x32 restart_syscall (0x400000db)."""
+        m = boot()
+        tracer, child = m.spawn(), m.spawn("x32")
+        assert m.ptrace("PTRACE_ATTACH", child, tracer=tracer).ret == 0
+        assert m.waitpid(child).stopped
+        assert m.ptrace("PTRACE_SYSCALL", child).ret == 0
+        assert child.syscall("getpid").outcome == "stopped"
+        assert m.waitpid(child).stopped
+        assert m.ptrace("PTRACE_SYSCALL", child).ret == 0
+        assert m.waitpid(child).stopped  # the exit stop
+        assert m.ptrace("PTRACE_POKEUSER", child, RAX, (-516) & ((1 << 64) - 1)).ret == 0
+        assert m.ptrace("PTRACE_SYSCALL", child, 0, 10).ret == 0  # SIGUSR1
+        assert m.waitpid(child).stopped  # the signal-delivery stop
+        assert m.ptrace("PTRACE_SYSCALL", child, 0, 0).ret == 0  # discard it
+        w = m.waitpid(child)
+        assert w.stopped and w.stopsig == 5  # entry stop of the restarted call
+        regs = m.ptrace("PTRACE_GETREGS", child).value
+        assert regs["orig_rax"] == X32_BIT | 219
+
+    def test_vsyscall_native_refused(self):
+        """arch/x86/entry/vsyscall/vsyscall_64.c (6.9): vsyscall_mode is one of { EMULATE,
+        XONLY, NONE }; there is no native page, so the API refuses it, naming the field."""
+        with pytest.raises(ValueError, match="vsyscall"):
+            Machine.boot(profile="linux-6.9", vsyscall="native")
+        assert Machine.boot(profile="linux-6.9", vsyscall="none").spawn().alive

@@ -609,3 +609,27 @@ def test_bad_fs_from_sigreturn_is_fixed_up_on_the_i386_sysexit_path():
     assert r.outcome == "signal" and r.signal_name == "SIGSEGV"
     fixups = [e.what for e in r.trace or () if "fixup: movl $0,PT_FS(%esp)" in e.what]
     assert fixups and fixups[0].startswith("mov PT_FS(%esp),%fs: #GP(")
+
+
+def test_i386_bad_iret_is_sigill_on_3_16():
+    """A tracer's CS of __USER_DS (0x7b) makes the i386 kernel's IRET to user mode fault; the
+    IRET's exception-table entry (iret_exc, arch/x86/kernel/entry_32.S 3.16) runs
+    do_iret_error: do_trap(X86_TRAP_IRET, SIGILL, "iret exception", ILL_BADSTK)
+    (arch/x86/kernel/traps.c 3.16). The 64-bit kernel's bad_iret gives SIGSEGV instead."""
+    from simulator import Machine
+
+    m = Machine.boot(kernel="i386", cpu="intel")
+    tracer, child = m.spawn("i386"), m.spawn("i386")
+    assert m.ptrace("PTRACE_ATTACH", child, tracer=tracer).ret == 0
+    assert m.waitpid(child).stopped
+    assert m.ptrace("PTRACE_SYSCALL", child).ret == 0
+    assert child.syscall("getpid", via="int80").outcome == "stopped"
+    assert m.waitpid(child).stopped
+    assert m.ptrace("PTRACE_SYSCALL", child).ret == 0
+    assert m.waitpid(child).stopped  # the exit stop
+    assert m.ptrace("PTRACE_POKEUSER", child, 52, 0x7B).ret == 0  # xcs = __USER_DS
+    assert m.ptrace("PTRACE_CONT", child).ret == 0
+    w = m.waitpid(child)
+    assert w.signaled and w.termsig == 4  # SIGILL
+    trace = child.last_result.trace
+    assert any("do_iret_error" in e.where for e in trace or ())
