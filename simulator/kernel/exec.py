@@ -363,12 +363,19 @@ def start_thread(k: Kernel, task: Task, ip: int, sp: int) -> None:
         )
         k.kwrite_words(base, [regs[f.name] for f in abi.PT_REGS_32], 4)
         k.cpu.sel[5] = 0
+        six = k.options.get("profile") == "linux-6.9"
         k.note(
             _where("start_thread", "arch/x86/kernel/process_32.c"),
             f"ELF_PLAT_INIT zeroes the registers; ip = {ip:#x}, sp = {sp:#x}, cs = __USER_CS, "
-            "ds = es = ss = __USER_DS, fs = gs = 0; TIF_NOTIFY_RESUME forces the IRET path",
+            "ds = es = ss = __USER_DS, fs = gs = 0; "
+            + (
+                "no force_iret(): ip is not the vDSO's landing pad, so the exit is IRET"
+                if six
+                else "force_iret(): TIF_NOTIFY_RESUME forces the IRET path"
+            ),
         )
-        task.set_flag(L.TIF_NOTIFY_RESUME)
+        if not six:  # 3.16: force_iret() is set_thread_flag(TIF_NOTIFY_RESUME)
+            task.set_flag(L.TIF_NOTIFY_RESUME)
 
 
 def _register(name: str, compat: bool) -> None:

@@ -685,3 +685,21 @@ class TestReviewFixes69:
         with pytest.raises(ValueError, match="vsyscall"):
             Machine.boot(profile="linux-6.9", vsyscall="native")
         assert Machine.boot(profile="linux-6.9", vsyscall="none").spawn().alive
+
+
+def test_i386_execve_leaves_by_iret_without_force_iret():
+    """arch/x86/kernel/process_32.c (6.9) start_thread sets ip, sp, the segments and
+    flags = X86_EFLAGS_IF, with no force_iret(): do_fast_syscall_32 returns by SYSEXIT only
+    when ip is the vDSO's landing pad (arch/x86/entry/common.c), so an execve through
+    __kernel_vsyscall leaves by IRET to the new image's entry point anyway."""
+    from scenarios.kernel_stories import _argv, _echo_program
+
+    m = Machine.boot(kernel="i386", profile="linux-6.9")
+    m.fs.add_executable("/bin/echo", _echo_program("i386"))
+    p = m.spawn("i386")
+    path, argv = _argv(p, ["/bin/echo", "hi"], wide=False)
+    r = p.syscall("execve", path, argv, 0, via="kernel_vsyscall")
+    assert [e.what for e in r.trace if e.kind == "cpu"][-1] == "iretd"
+    assert any("no force_iret()" in e.what for e in r.trace if "start_thread" in e.where)
+    p.resume(trace=False)
+    assert p.stdout == b"hi" and p.exit_status == 0
