@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from scenarios.story import DEFAULT, Options, Part, shown
+from scenarios.vdso_stories import listing32
 from simulator import Machine, SyscallResult
-from simulator.cpu.disassembler import disassemble
 
 PROFILES = ("linux-3.16", "linux-6.9")
 PATTERN = {"r8": 0x8888, "r9": 0x9999, "r10": 0xAAAA, "r11": 0xBBBB}
@@ -28,8 +28,7 @@ def _vsyscall(m: Machine) -> str:
     p = m.spawn("i386")
     entry = p.vdso_symbol("__kernel_vsyscall", "LINUX_2.5")
     assert entry is not None
-    texts = [text for _, _, text in disassemble(p.read_mem(entry, 32), mode=32, address=entry)]
-    return "; ".join(texts[: texts.index("ret") + 1] if "ret" in texts else texts)
+    return listing32(p, entry)
 
 
 def run(opts: Options = DEFAULT) -> list[Part]:

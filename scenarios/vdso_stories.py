@@ -12,6 +12,13 @@ from simulator.libc import find_vdso_symbol
 ADVANCE_NS = 1_234_567_000  # time since boot when the story starts: 1.234567 s
 
 
+def listing32(p: Process, entry: int) -> str:
+    """The 32-bit code at ``entry`` in ``p`` (__kernel_vsyscall), disassembled up to its ret
+    (or its first 8 instructions), one string."""
+    texts = [text for _, _, text in disassemble(p.read_mem(entry, 32), mode=32, address=entry)]
+    return "; ".join(texts[: texts.index("ret") + 1] if "ret" in texts else texts[:8])
+
+
 def _timeval(p: Process, address: int) -> str:
     size = 8 if p.abi != "i386" else 4
     raw = p.read_mem(address, 2 * size)
@@ -114,12 +121,9 @@ def kernel_vsyscall(opts: Options = DEFAULT) -> list[Part]:
         m = opts.boot(kernel, vendor, seed=1)
         p = m.spawn("i386")
         entry = dict(p.task.auxv)[abi.AT_SYSINFO]
-        code = p.read_mem(entry, 24)
-        texts = [text for _, _, text in disassemble(code, mode=32, address=entry)]
-        shown = "; ".join(texts[: texts.index("ret") + 1] if "ret" in texts else texts[:8])
         out.append(
             f"{kernel} kernel on {vendor}: the {m.kernel.vdso_variant.name} variant at "
-            f"AT_SYSINFO {entry:#x}: {shown}"
+            f"AT_SYSINFO {entry:#x}: {listing32(p, entry)}"
         )
     m = opts.boot("x86_64", "amd", seed=1)
     m.advance_time(ADVANCE_NS)

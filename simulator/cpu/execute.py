@@ -264,12 +264,6 @@ class CPU(CPUState):
 
     # ------------------------------------------------------------ fetch, decode
 
-    def _code_bits(self) -> int:
-        cs = self.cache[CS]
-        if self.msr.values[M.IA32_EFER] & M.EFER_LMA and cs.l:
-            return 64
-        return 32 if cs.db else 16
-
     def _fetch(self) -> Instruction | Unmodeled:
         """The instruction at CS:RIP, decoded once and cached per linear address and mode.
 
@@ -363,11 +357,7 @@ class CPU(CPUState):
         outcome is ``delivered``); without it the fault is only reported and
         the state stays as it was before the instruction.
         """
-        return self._step_result(deliver, self.snapshot())
-
-    def _step_result(self, deliver: bool, before: Snapshot) -> StepResult:
-        """``step`` from a snapshot the caller already has of the current state (a traced
-        run passes the last step's ``after``)."""
+        before = self.snapshot()
         rip = self.r[RIP]
         outcome, ins, fault, delivered, detail = self._step(deliver)
         if outcome in (DELIVERED, SHUTDOWN):

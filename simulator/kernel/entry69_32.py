@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import abi
 from simulator.cpu import flags as F
 from simulator.cpu.assembler import assemble
 from simulator.cpu.registers import RAX, RBP, RBX, RCX, RDI, RDX, RFLAGS, RSI, RSP
 from simulator.cpu.segments import DS, ES, FS, GS
 from simulator.kernel import common69
+from simulator.kernel import entry_32 as E32
 from simulator.kernel import linux69 as L69
 from simulator.kernel import linux316 as L
 
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from simulator.kernel.kernel import Kernel
 
 SOURCE = "arch/x86/entry/entry_32.S"
-_PT = {f.name: f.offset for f in abi.PT_REGS_32}
+_PT = E32._PT
 _M32 = 0xFFFF_FFFF
-GPR_ORDER = (("bx", RBX), ("cx", RCX), ("dx", RDX), ("si", RSI), ("di", RDI), ("bp", RBP))
+GPR_ORDER = E32.GPR_ORDER
 
 
 def where(symbol: str) -> str:
@@ -118,16 +118,14 @@ def sysenter_exit(k: Kernel) -> None:
         return k.kread(base + _PT[name], 4)
 
     r[RDX], r[RCX] = slot("ip"), slot("sp")
-    fault = cpu.load_segment("fs", slot("fs") & 0xFFFF)
-    if fault is not None:
-        # 1: mov PT_FS(%esp),%fs has _ASM_EXTABLE(1b, 2b): "2: movl $0,PT_FS(%esp); jmp 1b",
-        # so a bad selector (from sigreturn) becomes null.
-        k.kwrite(base + _PT["fs"], 0, 4)
-        assert cpu.load_segment("fs", 0) is None
-        k.note(
-            where("entry_SYSENTER_32"),
-            f"1: mov PT_FS(%esp),%fs: {fault}; fixup 2: movl $0,PT_FS(%esp); jmp 1b (fs = 0)",
-        )
+    # 1: mov PT_FS(%esp),%fs has _ASM_EXTABLE(1b, 2b): "2: movl $0,PT_FS(%esp); jmp 1b".
+    E32.load_user_selector(
+        k,
+        base + _PT["fs"],
+        "fs",
+        where("entry_SYSENTER_32"),
+        "1: mov PT_FS(%esp),%fs: {fault}; fixup 2: movl $0,PT_FS(%esp); jmp 1b",
+    )
     r[RBX], r[RSI], r[RDI], r[RBP] = slot("bx"), slot("si"), slot("di"), slot("bp")
     r[RFLAGS] = slot("flags") & ~L69.X86_EFLAGS_IF
     r[RAX] = slot("ax")
@@ -146,21 +144,13 @@ def restore_all(k: Kernel) -> None:
     cpu = k.cpu
     r = cpu.r
     base = r[RSP] & _M32
-    words = k.kread_words(base, 11, 4)
-    for (_, reg), value in zip(GPR_ORDER, words[:6], strict=True):
-        r[reg] = value
-    r[RAX] = words[6]
-    for i, (name, value) in enumerate(zip(("ds", "es", "fs"), words[7:10], strict=True)):
-        fault = cpu.load_segment(name, value & 0xFFFF)
-        if fault is not None:
-            # popl %ds/%es/%fs each have _ASM_EXTABLE_TYPE(Nb, Nb, EX_TYPE_POP_ZERO): the
-            # handler stores 0 at (%esp) and the pop runs again, so the selector is null.
-            k.kwrite(base + (7 + i) * 4, 0, 4)
-            assert cpu.load_segment(name, 0) is None
-            k.note(
-                where("RESTORE_REGS"),
-                f"popl %{name}: {fault}; EX_TYPE_POP_ZERO: 0 at (%esp), pop again ({name} = 0)",
-            )
+    # popl %ds/%es/%fs each have _ASM_EXTABLE_TYPE(Nb, Nb, EX_TYPE_POP_ZERO).
+    E32.restore_regs(
+        k,
+        base,
+        where("RESTORE_REGS"),
+        "popl %{name}: {fault}; EX_TYPE_POP_ZERO: 0 at (%esp), pop again",
+    )
     r[RSP] = base + 12 * 4
     k.note(
         where("restore_all_switch_stack"),

@@ -146,17 +146,14 @@ def _sysenter_after_call(k: Kernel, result: int, base: int) -> None:
     # No popfl on this exit: the user gets the flags of xorl %ebp,%ebp (ZF, PF) and the
     # cld of SAVE_ALL; STI in ENABLE_INTERRUPTS_SYSEXIT sets IF.
     r[RFLAGS] = (r[RFLAGS] & ~(alu.ARITH_FLAGS | F.DF)) | F.ZF | F.PF
-    user_fs = k.kread(base + _PT["fs"], 4) & 0xFFFF
-    fault = cpu.load_segment("fs", user_fs)
-    if fault is not None:
-        # 1: mov PT_FS(%esp),%fs has an exception-table entry: the #GP is fixed up by
-        # "2: movl $0,PT_FS(%esp); jmp 1b", so a bad selector (from sigreturn) becomes null.
-        k.kwrite(base + _PT["fs"], 0, 4)
-        assert cpu.load_segment("fs", 0) is None
-        k.note(
-            where("sysenter_exit"),
-            f"mov PT_FS(%esp),%fs: {fault}; fixup: movl $0,PT_FS(%esp); jmp 1b (fs = 0)",
-        )
+    # 1: mov PT_FS(%esp),%fs has an exception-table entry: "2: movl $0,PT_FS(%esp); jmp 1b".
+    load_user_selector(
+        k,
+        base + _PT["fs"],
+        "fs",
+        where("sysenter_exit"),
+        "mov PT_FS(%esp),%fs: {fault}; fixup: movl $0,PT_FS(%esp); jmp 1b (fs = 0)",
+    )
     k.note(
         where("sysenter_exit"),
         "movl PT_EIP(%esp),%edx; movl PT_OLDESP(%esp),%ecx; xorl %ebp,%ebp; "
@@ -308,6 +305,32 @@ P.CONTINUATIONS["after_trace_leave_i386"] = lambda k, mask: _resume_userspace(k,
 P.CONTINUATIONS["after_signal_i386"] = lambda k, mask: _resume_userspace(k, mask)
 
 
+def load_user_selector(k: Kernel, slot: int, name: str, where_: str, fixup: str) -> None:
+    """Load segment register ``name`` from its pt_regs ``slot`` on the way back to user mode.
+    Every exit's load of a user selector has an exception-table entry (entry_32.S, 3.16 and
+    6.9): a selector that faults (a bad one from sigreturn or a tracer) is replaced by 0 in
+    the slot and loaded again, so it becomes null; ``fixup`` (with {fault}) says so."""
+    cpu = k.cpu
+    fault = cpu.load_segment(name, k.kread(slot, 4) & 0xFFFF)
+    if fault is None:
+        return
+    k.kwrite(slot, 0, 4)
+    assert cpu.load_segment(name, 0) is None
+    k.note(where_, fixup.format(fault=fault, name=name) + f" ({name} = 0)")
+
+
+def restore_regs(k: Kernel, base: int, where_: str, fixup: str) -> None:
+    """RESTORE_REGS from the pt_regs at ``base``: ebx, ecx, edx, esi, edi, ebp, eax, then ds,
+    es and fs through load_user_selector (gs is lazy; orig_ax is skipped by the caller)."""
+    r = k.cpu.r
+    words = k.kread_words(base, 7, 4)
+    for (_, reg), value in zip(GPR_ORDER, words[:6], strict=True):
+        r[reg] = value
+    r[RAX] = words[6]
+    for i, name in enumerate(("ds", "es", "fs")):
+        load_user_selector(k, base + (7 + i) * 4, name, where_, fixup)
+
+
 def restore_all(k: Kernel) -> None:
     """restore_all: RESTORE_REGS 4 pops ebx..eax, ds, es, fs, gs and skips orig_eax, then iret."""
     cpu = k.cpu
@@ -320,21 +343,11 @@ def restore_all(k: Kernel) -> None:
             "TIF_NOTIFY_RESUME: do_notify_resume (arch/x86/kernel/signal.c) clears it",
         )
     base = r[RSP] & _M32
-    words = k.kread_words(base, 11, 4)
-    for (_, reg), value in zip(GPR_ORDER, words[:6], strict=True):
-        r[reg] = value
-    r[RAX] = words[6]
-    for i, (name, value) in enumerate(zip(("ds", "es", "fs"), words[7:10], strict=True)):
-        fault = cpu.load_segment(name, value & 0xFFFF)
-        if fault is not None:
-            # popl %ds/%es/%fs each have an exception-table entry whose fixup stores 0 in
-            # the slot and pops again: a bad selector becomes a null one (RESTORE_REGS).
-            k.kwrite(base + (7 + i) * 4, 0, 4)
-            assert cpu.load_segment(name, 0) is None
-            k.note(
-                where("RESTORE_REGS"),
-                f"popl %{name}: {fault}; fixup: movl $0,(%esp); pop again ({name} = 0)",
-            )
+    # popl %ds/%es/%fs each have an exception-table entry whose fixup stores 0 in the slot
+    # and pops again.
+    restore_regs(
+        k, base, where("RESTORE_REGS"), "popl %{name}: {fault}; fixup: movl $0,(%esp); pop again"
+    )
     r[RSP] = base + 12 * 4
     k.note(
         where("restore_all"),

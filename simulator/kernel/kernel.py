@@ -247,7 +247,8 @@ class Kernel:
                 )
                 return -self.errno("ENOSYS")
             return self.not_modeled(entry, f"{table}[{number}] = {entry}")
-        self.note_table_call(table, number)
+        if self.trace is not None:
+            self.note_table_call(table, number)
         return handler(self, *args)
 
     def note_table_call(self, table: str, number: int) -> None:

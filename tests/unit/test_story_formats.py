@@ -41,13 +41,17 @@ class TestOptions:
         with pytest.raises(TypeError, match="options: expected"):
             BY_NAME["cpu-foundations"].tell({"cpu": "amd"})  # type: ignore[arg-type]
 
-    def test_every_declared_choice_can_be_told(self):
-        """Each story's declared kernels and CPUs are ones it can really be told on."""
-        for scenario in SCENARIOS:
-            for kernel in scenario.kernels:
-                scenario.check(Options(kernel=kernel))
-            for cpu in scenario.cpus:
-                scenario.check(Options(cpu=cpu))
+    @pytest.mark.parametrize("name", [s.name for s in SCENARIOS if not s.pending])
+    def test_every_declared_choice_can_be_told(self, name):
+        """Each story is really told on every kernel and CPU it declares: it runs, says
+        something, and reaches nothing ringsim does not model."""
+        scenario = BY_NAME[name]
+        choices = [Options(kernel=kernel) for kernel in scenario.kernels]
+        choices += [Options(cpu=cpu) for cpu in scenario.cpus]
+        for options in choices:
+            lines = scenario.tell(options).lines()
+            assert lines and lines[0].startswith("== "), (options, lines[:1])
+            assert "[not modeled]" not in "\n".join(lines), options
 
     def test_cpu_narrows_a_comparison(self):
         """ia32-compat compares Intel (SYSENTER) and AMD (SYSCALL, ia32_cstar_target); --cpu amd
