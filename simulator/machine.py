@@ -748,19 +748,20 @@ class Process:
         """Whether the process is stopped for its tracer (TASK_TRACED)."""
         return self.task.stopped
 
-    def _first_run(self, t, done, max_steps: int, finish):
+    def _first_run(self, t, done, max_steps: int, finish, fast=None):
         """Run until ``done`` or a stop; a run parked by a ptrace stop or a sleep is kept to go
-        on later (Process._continue), and ``finish`` makes the result of what ran so far."""
-        stop, detail, steps = self._run(t, done, max_steps)
+        on later (Process._continue), and ``finish`` makes the result of what ran so far.
+        ``fast``: see :meth:`_run`."""
+        stop, detail, steps = self._run(t, done, max_steps, fast)
         if stop in ("stopped", "blocked"):
-            self._stopped_run(t, done, max_steps, finish)
+            self._stopped_run(t, done, max_steps, finish, fast)
         self.machine.kernel.trace = None
         return finish(stop, detail, steps)
 
-    def _stopped_run(self, t, done, max_steps: int, finish) -> None:
+    def _stopped_run(self, t, done, max_steps: int, finish, fast=None) -> None:
         """The run stopped for a tracer: keep the ring-0 state and how to go on."""
         self.task.kernel_state = self.machine.cpu.snapshot()
-        self._pending = (t, done, max_steps, finish)
+        self._pending = (t, done, max_steps, finish, fast)
 
     def _continue(self) -> None:
         """Go on with a run that a ptrace stop interrupted (Machine.waitpid calls this when the
@@ -768,11 +769,11 @@ class Process:
         machine = self.machine
         k = machine.kernel
         assert self._pending is not None
-        t, done, max_steps, finish = self._pending
+        t, done, max_steps, finish, fast = self._pending
         k.trace = t
         machine.switch_to(self.task)
         self.task.kernel_state = None
-        stop, detail, steps = self._run(t, done, max_steps)
+        stop, detail, steps = self._run(t, done, max_steps, fast)
         if stop in ("stopped", "blocked"):
             self.task.kernel_state = machine.cpu.snapshot()
         else:
@@ -912,7 +913,9 @@ class Process:
         if t is not None:
             t.record("user", 3, "glibc", f"{name}() calls {what}")
         before = cpu.snapshot()
-        stop, detail, _ = self._run(t, lambda: cpu.r[RIP] == return_to, max_steps)
+        stop, detail, _ = self._run(
+            t, lambda: cpu.r[RIP] == return_to, max_steps, (return_to, 0, 0, True)
+        )
         after = cpu.snapshot()
         k.trace = None
         return self._result(name, 0, via, stop, detail, before, after, t)
@@ -1104,7 +1107,7 @@ class Process:
             after = cpu.snapshot()
             return self._result(name, number, via, stop, detail, before, after, t)
 
-        return self._first_run(t, done, max_steps, finish)
+        return self._first_run(t, done, max_steps, finish, (return_to, 0, 0, False))
 
     def _result(self, name, number, via, stop, detail, before, after, t) -> SyscallResult:
         k = self.machine.kernel
@@ -1135,8 +1138,22 @@ class Process:
             name, number, via, ret, errno, changed, before, after, t, signal, modeled, stop, detail
         )
 
-    def _run(self, t: Trace | None, done, max_steps: int) -> tuple[str, str, int]:
-        """Step the CPU until ``done()``, a stop from the kernel, or the budget."""
+    def _run(
+        self,
+        t: Trace | None,
+        done,
+        max_steps: int,
+        fast: tuple[int, int, int, bool] | None = None,
+    ) -> tuple[str, str, int]:
+        """Step the CPU until ``done()``, a stop from the kernel, or the budget.
+
+        ``fast`` (end, lo, hi, whole) lets an untraced run take the CPU's fast loop
+        (CPU._run_fast) between the steps that need this one (ticks, the rest). It says
+        what ``done`` comes to between two hooks: RIP at ``end``, or an HLT byte at RIP
+        within ``[lo, hi)``. ``whole`` says that is all of ``done``; without it the fast
+        loop hands back after every hook and every instruction that can change the CPL, and
+        this loop asks ``done`` itself, so a ``done`` that also looks at what only the
+        kernel changes (the exec count, say) is still exact."""
         machine = self.machine
         k = machine.kernel
         cpu = machine.cpu
@@ -1145,48 +1162,76 @@ class Process:
         if cpu.cpl == 3 and done():
             self.task.user_state = cpu.snapshot()
             return "returned", "", steps
+        if t is not None:
+            fast = None
         last = None  # a traced step's ``after``: the next step's ``before`` if nothing ran between
         while steps < max_steps:
-            steps += 1
-            if machine._tick_at is not None:
-                machine._tick_at -= 1
-                if machine._tick_at == 0:
-                    machine._tick_at = None
-                    last = None
-                    machine.tick()
-                    if t is not None:
-                        t.record(
-                            "kernel",
-                            0,
-                            "update_wall_time -> update_vsyscall (kernel/time/timekeeping.c)",
-                            "a timer tick between two instructions (the interrupt's entry "
-                            "and return are not modeled): the sequence count goes odd, the "
-                            "data changes, the count goes even",
-                        )
-            if t is None:
-                outcome, _, _, _, detail = cpu._step(True)
-            else:
-                rip, ring = cpu.r[RIP], cpu.cpl
-                if rip in cpu.hooks:
-                    cpu._step(True)
-                    last = None
-                    outcome = COMPLETED
+            result = None
+            if fast is not None:
+                budget = max_steps - steps
+                tick = machine._tick_at
+                if tick is not None:
+                    budget = min(budget, tick - 1)
+                if budget > 0:
+                    n, result = cpu._run_fast(budget, *fast)
+                    steps += n
+                    if tick is not None:
+                        machine._tick_at = tick - n
+                    if result is True:
+                        self.task.user_state = cpu.snapshot()
+                        return "returned", "", steps
+                    if result is None:
+                        # handed back before an instruction it does not take: that
+                        # instruction may be where the run ends
+                        if n and cpu.cpl == 3 and done():
+                            self.task.user_state = cpu.snapshot()
+                            return "returned", "", steps
+                        if steps >= max_steps:
+                            break
+            if result is None:
+                steps += 1
+                if machine._tick_at is not None:
+                    machine._tick_at -= 1
+                    if machine._tick_at == 0:
+                        machine._tick_at = None
+                        last = None
+                        machine.tick()
+                        if t is not None:
+                            t.record(
+                                "kernel",
+                                0,
+                                "update_wall_time -> update_vsyscall (kernel/time/timekeeping.c)",
+                                "a timer tick between two instructions (the interrupt's entry "
+                                "and return are not modeled): the sequence count goes odd, the "
+                                "data changes, the count goes even",
+                            )
+                if t is None:
+                    result = cpu._step(True)
                 else:
-                    before = last if last is not None else cpu.snapshot()
-                    outcome, ins, _, delivered, detail = cpu._step(True)
-                    last = cpu.snapshot()
-                    _record_step(t, ins, outcome, delivered, before, last, ring, rip, cpu)
+                    rip, ring = cpu.r[RIP], cpu.cpl
+                    if rip in cpu.hooks:
+                        cpu._step(True)
+                        last = None
+                        result = (COMPLETED, None, None, (), "")
+                    else:
+                        before = last if last is not None else cpu.snapshot()
+                        result = cpu._step(True)
+                        last = cpu.snapshot()
+                        outcome, ins, _, delivered, _ = result
+                        _record_step(t, ins, outcome, delivered, before, last, ring, rip, cpu)
             if k.stopped is not None:
                 stop = k.stopped
                 k.stopped = None
                 if stop.reason in ("exit", "signal"):
                     self.task.user_state = None
                 return stop.reason, stop.detail, steps
+            outcome = result[0]
             if outcome in (COMPLETED, DELIVERED):
                 if cpu.cpl == 3 and done():
                     self.task.user_state = cpu.snapshot()
                     return "returned", "", steps
                 continue
+            detail = result[4]
             if outcome == NOT_MODELED:
                 return "not modeled", detail, steps
             if outcome == SHUTDOWN:
@@ -1226,7 +1271,7 @@ class Process:
             k.unmodeled = []
             return RunResult(stop, total[0], before, cpu.snapshot(), t, signal, modeled, detail)
 
-        return self._first_run(t, done, max_steps, finish)
+        return self._first_run(t, done, max_steps, finish, (-1, 0, 1 << 64, True))
 
     def run(self, code: str | bytes, *, trace: bool = True, max_steps: int = 100_000) -> RunResult:
         """Load ``code`` (assembler text or bytes) and run it in user mode from its start.
@@ -1282,7 +1327,7 @@ class Process:
             k.unmodeled = []
             return RunResult(stop, total[0], before, after, t, signal, modeled, detail)
 
-        return self._first_run(t, done, max_steps, finish)
+        return self._first_run(t, done, max_steps, finish, (end, start, end, True))
 
 
 _TEXT_MEMO: dict[tuple[int, int], tuple[object, str, str, str]] = {}

@@ -71,6 +71,7 @@ from simulator.cpu.segments import (
 )
 from simulator.cpu.segments import SS as SS_REG
 from simulator.cpu.state import CPUState, Snapshot
+from simulator.cpu.threaded import specialise
 
 _M64 = (1 << 64) - 1
 _M32 = 0xFFFF_FFFF
@@ -237,6 +238,38 @@ def handler(*mnemonics: str, rollback: bool = False) -> Callable[[Handler], Hand
         return fn
 
     return register
+
+
+# Instructions that cannot change what the fast loop read once for its fetches: CS, the
+# CPL, EFER, CR0/CR3/CR4 and the rights tables, RFLAGS.AC, halted. After any other one the
+# loop reads them again. (A MOV or POP to SS/DS/ES/FS/GS loads a data segment, never CS;
+# SWAPGS changes GS only.)
+_KEEPS_CONTEXT = frozenset(
+    (
+        "adc", "add", "and", "call", "cli", "cmp", "dec", "inc", "jcc", "jmp", "lea", "lsl",
+        "mov", "movzx", "mul", "neg", "nop", "not", "or", "pop", "push", "rdmsr", "rdtsc",
+        "rdtscp", "ret", "sar", "sbb", "shl", "shr", "sti", "sub", "swapgs", "test", "xor",
+    )
+)  # fmt: skip
+
+
+_HOOK_RAN = (COMPLETED, None, None, (), "hook")
+
+
+def _thread(owner, key: int, start: int) -> tuple[Handler, Instruction, int] | None:
+    """The fast loop's entry for the instruction the decode cache holds at ``key`` (64-bit
+    code): its specialised handler, the instruction and its length. None when the cache
+    has none there, the instruction runs onto the next page (its second page must be
+    checked on every fetch), or no handler executes it: the slow path says why."""
+    ins = owner.decoded.get(key)
+    if ins is None or (start & PAGE_MASK) + ins.length > PAGE_SIZE:
+        return None
+    generic = HANDLERS.get(ins.mnemonic)
+    if generic is None:
+        return None
+    entry = (specialise(ins, 64, generic), ins, ins.length)
+    owner.threaded[key] = entry
+    return entry
 
 
 def _gp(code: int = 0, detail: str = "") -> FaultSignal:
@@ -426,21 +459,127 @@ class CPU(CPUState):
                 r[RFLAGS] &= ~F.RF
             self.retired += 1
             return (HALTED if self.halted else COMPLETED), ins, None, (), ""
-        except _Stop as stop:
-            if snap is not None:
-                self.restore(snap)
-            r[RIP] = start
+        except (_Stop, FaultSignal) as stop:
+            return self._step_failed(stop, snap, start, ins, deliver)
+
+    def _step_failed(
+        self,
+        stop: _Stop | FaultSignal,
+        snap: Snapshot | None,
+        start: int,
+        ins: Instruction | None,
+        deliver: bool,
+    ) -> tuple[str, Instruction | None, Fault | None, tuple[Fault, ...], str]:
+        """An instruction stopped or faulted: put the state back as it was before it (RIP
+        included), then report the stop, or report or deliver the fault."""
+        if snap is not None:
+            self.restore(snap)
+        self.r[RIP] = start
+        if isinstance(stop, _Stop):
             return stop.outcome, ins, None, (), stop.detail
-        except FaultSignal as signal:
-            if snap is not None:
-                self.restore(snap)
-            r[RIP] = start
-            fault = signal.fault
-            if isinstance(fault, NotModeled):
-                return NOT_MODELED, ins, None, (), fault.what
-            if not deliver:
-                return FAULTED, ins, fault, (), ""
-            return self._deliver_exception(fault, start, ins)
+        fault = stop.fault
+        if isinstance(fault, NotModeled):
+            return NOT_MODELED, ins, None, (), fault.what
+        if not deliver:
+            return FAULTED, ins, fault, (), ""
+        return self._deliver_exception(fault, start, ins)
+
+    def _run_fast(
+        self, budget: int, stop_at: int, lo: int, hi: int, whole: bool
+    ) -> tuple[int, object]:
+        """Up to ``budget`` steps of 64-bit code with paging on, for a run that records no
+        trace: the steps :meth:`_step` would take (``deliver`` on), with less work each.
+
+        What the fetches depend on (CS, CPL, EFER, CR0, CR3, the rights tables, RFLAGS.AC)
+        is read once, and read again after any instruction that can change it (one not in
+        ``_KEEPS_CONTEXT``). Each instruction runs the handler that
+        :func:`simulator.cpu.threaded.specialise` made for it from the decode cache, and
+        every fetch still makes the canonical and page-rights checks.
+
+        Before each instruction, at CPL 3, the loop stops (answer True) when RIP is
+        ``stop_at`` or the byte at RIP, within ``[lo, hi)``, is an HLT. It hands back
+        (answer None) before anything it does not take: an instruction that faults on its
+        fetch, is not modeled or crosses a page; another mode; a halted processor. After a step
+        that ran a hook, or ended other than completed (a fault, delivered or not; a stop),
+        and, unless ``whole`` (the caller's end test is all in ``stop_at``, ``lo`` and
+        ``hi``), after an instruction that can change the mode, it hands back that step's
+        result as :meth:`_step` gives it. Returns (steps taken, answer)."""
+        n = 0
+        r = self.r
+        hooks = self.hooks
+        keeps = _KEEPS_CONTEXT
+        rollback = ROLLBACK
+        rf_bit = F.RF
+        while True:
+            if self.shutdown or self.halted or not self._cr0 & C.CR0_PG:
+                return n, None
+            cs = self.cache[CS]
+            if not (cs.l and self.msr.values[M.IA32_EFER] & M.EFER_LMA):
+                return n, None
+            user = self.cpl == 3
+            space = self.space
+            shared = space.shared
+            split = space.split_vpn if shared is not None else 1 << 64
+            perm = self._perm[FETCH * 4 + (2 if user else 0) + ((r[RFLAGS] >> 18) & 1)]
+            while True:
+                if n >= budget:
+                    return n, None
+                start = r[RIP]
+                vpn = start >> PAGE_SHIFT
+                owner = shared if vpn >= split else space
+                page = owner.pages.get(vpn)  # type: ignore[union-attr]
+                if user and (
+                    start == stop_at
+                    or (
+                        lo <= start < hi
+                        and page is not None
+                        and page.data[start & PAGE_MASK] == 0xF4
+                    )
+                ):
+                    return n, True
+                hook = hooks.get(start)
+                if hook is not None:
+                    n += 1
+                    hook(self)
+                    return n, _HOOK_RAN
+                if ((start + _CANON) & _M64) >> 48:
+                    return n, None
+                key = (start << 2) | 2
+                entry = owner.threaded.get(key)  # type: ignore[union-attr]
+                if entry is None:
+                    if key not in owner.decoded:  # type: ignore[union-attr]
+                        # First time here: decode it the long way, with every check. A fault
+                        # or an instruction ringsim does not run is left to _step, which
+                        # meets it again (the same fault, CR2 set to the same address).
+                        try:
+                            self._fetch()
+                        except FaultSignal:
+                            return n, None
+                    entry = _thread(owner, key, start)
+                    if entry is None:
+                        return n, None
+                if page is None or perm[page.flags] >= 0:
+                    return n, None
+                fn, ins, length = entry
+                mnemonic = ins.mnemonic
+                snap = self.snapshot() if mnemonic in rollback else None
+                r[RIP] = (start + length) & _M64
+                self.shadow = False
+                rf = r[RFLAGS] & rf_bit
+                n += 1
+                try:
+                    fn(self, ins, start)
+                except (_Stop, FaultSignal) as stop:
+                    return n, self._step_failed(stop, snap, start, ins, True)
+                if rf and mnemonic != "iret":
+                    r[RFLAGS] &= ~rf_bit
+                self.retired += 1
+                if mnemonic not in keeps:
+                    if self.halted:
+                        return n, (HALTED, ins, None, (), "")
+                    if not whole:
+                        return n, (COMPLETED, ins, None, (), "")
+                    break
 
     def _deliver_exception(
         self, fault: Fault, return_rip: int, ins: Instruction | None

@@ -186,7 +186,16 @@ class AddressSpace:
     Only pages that were mapped cost memory.
     """
 
-    __slots__ = ("code_vpns", "decoded", "generation", "name", "pages", "shared", "split_vpn")
+    __slots__ = (
+        "code_vpns",
+        "decoded",
+        "generation",
+        "name",
+        "pages",
+        "shared",
+        "split_vpn",
+        "threaded",
+    )
 
     def __init__(
         self,
@@ -201,6 +210,9 @@ class AddressSpace:
         # they came from: any change to such a page drops its entries.
         self.decoded: dict[int, object] = {}
         self.code_vpns: set[int] = set()
+        # The CPU's fast loop's handlers for decoded instructions, by the same keys: an
+        # entry is dropped whenever its decoded instruction is.
+        self.threaded: dict[int, tuple] = {}
         # Counts changes to this space's mappings and rights (map, unmap, protect, restore):
         # a cache of page lookups (the kernel's TLB for its own pages) is valid while it
         # stays the same.
@@ -235,8 +247,10 @@ class AddressSpace:
             # Keys are (linear << 2) | mode; an instruction that starts on the page before
             # may run into this one, so that page's entries go too.
             stale = [k for k in space.decoded if (k >> (PAGE_SHIFT + 2)) in (vpn, vpn - 1)]
+            threaded = space.threaded
             for key in stale:
                 del space.decoded[key]
+                threaded.pop(key, None)
             space.code_vpns.discard(vpn)
             space.code_vpns.discard(vpn - 1)
 
@@ -409,6 +423,7 @@ class AddressSpace:
         self.generation += 1
         self.pages = {}
         self.decoded.clear()
+        self.threaded.clear()
         self.code_vpns.clear()
         for vpn, flags, data in snap.pages:
             if isinstance(data, bytearray):

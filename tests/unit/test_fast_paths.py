@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from simulator import Machine
+from simulator.cpu.registers import RIP
 from simulator.cpu.segments import DescriptorCache
 
 
@@ -170,3 +171,21 @@ def test_kernel_tlb_follows_the_paging_controls():
     cpu.cr4 = cpu.cr4 | C.CR4_SMAP
     with pytest.raises(FaultSignal, match=r"#PF\(0x1\)"):
         k.kread(VSYSCALL_ADDR, 1)
+
+
+def test_fast_loop_stops_where_the_run_ends():
+    """CPU._run_fast stops before an instruction at CPL 3 when RIP is where the run ends, or
+    the byte there is an HLT within the run's code, even when the HLT is already decoded
+    (Process.run reports an HLT at CPL 3 rather than executing it into a #GP); outside that
+    range the HLT runs and its #GP(0) is delivered (Intel SDM Vol. 2A HLT)."""
+    m = Machine.boot()
+    p = m.spawn("x86_64")
+    run = p.run("nop\nhlt", trace=False)
+    assert run.stop == "hlt"
+    cpu = m.cpu
+    rip = cpu.r[RIP]
+    assert cpu._fetch().mnemonic == "hlt"  # now in the decode cache
+    assert cpu._run_fast(10, -1, rip, rip + 1, True) == (0, True)
+    assert cpu._run_fast(10, rip, 0, 0, True) == (0, True)
+    steps, result = cpu._run_fast(10, -1, 0, 0, True)
+    assert steps == 1 and result[0] == "delivered" and result[2].vector == 13

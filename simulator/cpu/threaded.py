@@ -1,0 +1,346 @@
+"""Threaded code: a handler specialised to one decoded instruction, for the untraced fast loop.
+
+The generic handlers of :mod:`simulator.cpu.execute` read their operands through
+``CPU._get``/``CPU._put``, look the flag rules up by size and compute the flags through
+:mod:`simulator.cpu.alu`: seven or eight Python calls for ``xor eax, eax``. An
+instruction at a given address decodes the same way every time it runs, so the forms
+that loops spend their time in (register and immediate moves, the arithmetic and logic
+operations on registers, relative jumps, pushes and pops of registers in 64-bit mode)
+get a closure here with the operands, masks and sign bits bound once, when the
+instruction is first run from the decode cache.
+
+Each closure does exactly what the generic handler does for that form, fault for fault
+and flag for flag (the SDM pages are those of the generic handlers; the arithmetic is
+:mod:`simulator.cpu.alu`'s, written out). ``tests/unit/test_threaded.py`` runs both on
+random operands and states and compares every register, flag and fault. Anything not
+listed here runs its generic handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from simulator.cpu.alu import _COND_FLAGS, _CONDITIONS, _PARITY, ARITH_FLAGS
+from simulator.cpu.faults import GP, Fault, FaultSignal
+from simulator.cpu.flags import AF, CF, OF, SF, ZF
+from simulator.cpu.instruction import Imm, Instruction, Reg, Rel
+from simulator.cpu.memory import READ
+from simulator.cpu.registers import RFLAGS, RIP, RSP
+
+if TYPE_CHECKING:
+    from simulator.cpu.execute import CPU
+
+Handler = Callable[["CPU", Instruction, int], None]
+
+_M64 = (1 << 64) - 1
+_MASKS = {4: 0xFFFF_FFFF, 8: _M64}
+_SIGNS = {4: 0x8000_0000, 8: 1 << 63}
+_CANON = 1 << 47
+_NOT_ARITH = ~ARITH_FLAGS
+_NOT_ARITH_KEEP_CF = ~(ARITH_FLAGS & ~CF)
+
+
+def _wide_reg(op: object) -> bool:
+    """A 32- or 64-bit general register operand (AH..BH and 8/16-bit writes merge: generic)."""
+    return type(op) is Reg and op.size >= 4 and not op.high
+
+
+def specialise(ins: Instruction, bits: int, generic: Handler) -> Handler:
+    """The handler to run ``ins`` with (decoded for ``bits``-bit code): a closure for the
+    forms above, else ``generic`` itself."""
+    if ins.lock or ins.rep is not None:
+        return generic
+    make = _MAKERS.get(ins.mnemonic)
+    if make is None:
+        return generic
+    fn = make(ins, bits)
+    return generic if fn is None else fn
+
+
+# ---------------------------------------------------------------- moves
+
+
+def _mov(ins: Instruction, bits: int) -> Handler | None:
+    dst, src = ins.operands
+    if not _wide_reg(dst):
+        return None
+    d = dst.reg
+    mask = _MASKS[dst.size]
+    if _wide_reg(src) and src.size == dst.size:
+        s = src.reg
+
+        def mov_reg(cpu: CPU, ins: Instruction, start: int) -> None:
+            r = cpu.r
+            r[d] = r[s] & mask
+
+        return mov_reg
+    if type(src) is Imm:
+        value = src.value & mask
+
+        def mov_imm(cpu: CPU, ins: Instruction, start: int) -> None:
+            cpu.r[d] = value
+
+        return mov_imm
+    return None
+
+
+# ---------------------------------------------------------------- arithmetic and logic
+
+
+def _binary(ins: Instruction, bits: int) -> Handler | None:
+    dst, src = ins.operands
+    if not _wide_reg(dst):
+        return None
+    size = dst.size
+    if _wide_reg(src) and src.size == size:
+        s = src.reg
+        imm = None
+    elif type(src) is Imm:
+        s = -1
+        imm = src.value
+    else:
+        return None
+    return _ALU_MAKERS[ins.mnemonic](dst.reg, s, imm, _MASKS[size], _SIGNS[size])
+
+
+def _logic(op: str, writes: bool):
+    def make(d: int, s: int, imm: int | None, mask: int, sign: int) -> Handler:
+        if imm is None:
+            if op == "and":
+
+                def run(cpu: CPU, ins: Instruction, start: int) -> None:
+                    r = cpu.r
+                    v = r[d] & r[s] & mask
+                    if writes:
+                        r[d] = v
+                    r[RFLAGS] = (
+                        (r[RFLAGS] & _NOT_ARITH)
+                        | _PARITY[v & 0xFF]
+                        | (ZF if v == 0 else 0)
+                        | (SF if v & sign else 0)
+                    )
+
+            elif op == "or":
+
+                def run(cpu: CPU, ins: Instruction, start: int) -> None:
+                    r = cpu.r
+                    v = (r[d] | r[s]) & mask
+                    r[d] = v
+                    r[RFLAGS] = (
+                        (r[RFLAGS] & _NOT_ARITH)
+                        | _PARITY[v & 0xFF]
+                        | (ZF if v == 0 else 0)
+                        | (SF if v & sign else 0)
+                    )
+
+            else:
+
+                def run(cpu: CPU, ins: Instruction, start: int) -> None:
+                    r = cpu.r
+                    v = (r[d] ^ r[s]) & mask
+                    r[d] = v
+                    r[RFLAGS] = (
+                        (r[RFLAGS] & _NOT_ARITH)
+                        | _PARITY[v & 0xFF]
+                        | (ZF if v == 0 else 0)
+                        | (SF if v & sign else 0)
+                    )
+
+            return run
+        b = imm
+        fn = {"and": int.__and__, "or": int.__or__, "xor": int.__xor__}[op]
+
+        def run_imm(cpu: CPU, ins: Instruction, start: int) -> None:
+            r = cpu.r
+            v = fn(r[d] & mask, b)
+            if writes:
+                r[d] = v & mask
+            r[RFLAGS] = (
+                (r[RFLAGS] & _NOT_ARITH)
+                | _PARITY[v & 0xFF]
+                | (ZF if v == 0 else 0)
+                | (SF if v & sign else 0)
+            )
+
+        return run_imm
+
+    return make
+
+
+def _arith(subtract: bool, writes: bool):
+    def make(d: int, s: int, imm: int | None, mask: int, sign: int) -> Handler:
+        def run(cpu: CPU, ins: Instruction, start: int) -> None:
+            r = cpu.r
+            a = r[d] & mask
+            b = imm if s < 0 else r[s] & mask
+            if subtract:
+                v = (a - b) & mask
+                f = CF if a < b else 0
+                if ((a ^ b) & (a ^ v)) & sign:
+                    f |= OF
+            else:
+                full = a + b
+                v = full & mask
+                f = CF if full > mask else 0
+                if (~(a ^ b) & (a ^ v)) & sign:
+                    f |= OF
+            if (a ^ b ^ v) & 0x10:
+                f |= AF
+            if writes:
+                r[d] = v
+            r[RFLAGS] = (
+                (r[RFLAGS] & _NOT_ARITH)
+                | f
+                | _PARITY[v & 0xFF]
+                | (ZF if v == 0 else 0)
+                | (SF if v & sign else 0)
+            )
+
+        return run
+
+    return make
+
+
+_ALU_MAKERS = {
+    "add": _arith(False, True),
+    "sub": _arith(True, True),
+    "cmp": _arith(True, False),
+    "and": _logic("and", True),
+    "test": _logic("and", False),
+    "or": _logic("or", True),
+    "xor": _logic("xor", True),
+}
+
+
+def _incdec(ins: Instruction, bits: int) -> Handler | None:
+    (dst,) = ins.operands
+    if not _wide_reg(dst):
+        return None
+    d = dst.reg
+    mask = _MASKS[dst.size]
+    sign = _SIGNS[dst.size]
+    inc = ins.mnemonic == "inc"
+
+    def run(cpu: CPU, ins: Instruction, start: int) -> None:
+        r = cpu.r
+        a = r[d] & mask
+        if inc:
+            v = (a + 1) & mask
+            f = OF if (~(a ^ 1) & (a ^ v)) & sign else 0
+        else:
+            v = (a - 1) & mask
+            f = OF if ((a ^ 1) & (a ^ v)) & sign else 0
+        if (a ^ 1 ^ v) & 0x10:
+            f |= AF
+        r[d] = v
+        r[RFLAGS] = (
+            (r[RFLAGS] & _NOT_ARITH_KEEP_CF)
+            | f
+            | _PARITY[v & 0xFF]
+            | (ZF if v == 0 else 0)
+            | (SF if v & sign else 0)
+        )
+
+    return run
+
+
+# ---------------------------------------------------------------- branches (64-bit mode)
+
+
+def _gp_branch(target: int) -> FaultSignal:
+    return FaultSignal(Fault(GP, 0, None, f"branch to non-canonical {target:#x}"))
+
+
+def _jcc(ins: Instruction, bits: int) -> Handler | None:
+    if bits != 64 or ins.op_size != 8 or ins.cond is None:
+        return None
+    table = _CONDITIONS[ins.cond]
+    disp = ins.operands[0].disp
+
+    def jcc(cpu: CPU, ins: Instruction, start: int) -> None:
+        r = cpu.r
+        if table[r[RFLAGS] & _COND_FLAGS]:
+            target = (r[RIP] + disp) & _M64
+            if ((target + _CANON) & _M64) >> 48:
+                raise _gp_branch(target)
+            r[RIP] = target
+
+    return jcc
+
+
+def _jmp(ins: Instruction, bits: int) -> Handler | None:
+    (target,) = ins.operands
+    if bits != 64 or ins.op_size != 8 or type(target) is not Rel:
+        return None
+    disp = target.disp
+
+    def jmp(cpu: CPU, ins: Instruction, start: int) -> None:
+        r = cpu.r
+        dest = (r[RIP] + disp) & _M64
+        if ((dest + _CANON) & _M64) >> 48:
+            raise _gp_branch(dest)
+        r[RIP] = dest
+
+    return jmp
+
+
+# ---------------------------------------------------------------- the stack (64-bit mode)
+
+
+def _push(ins: Instruction, bits: int) -> Handler | None:
+    (src,) = ins.operands
+    if bits != 64 or ins.op_size != 8 or not (_wide_reg(src) and src.size == 8):
+        return None
+    s = src.reg
+
+    def push(cpu: CPU, ins: Instruction, start: int) -> None:
+        r = cpu.r
+        sp = (r[RSP] - 8) & _M64
+        cpu._write_bytes(sp, (r[s] & _M64).to_bytes(8, "little"), stack=True)
+        r[RSP] = sp
+
+    return push
+
+
+def _pop(ins: Instruction, bits: int) -> Handler | None:
+    (dst,) = ins.operands
+    if bits != 64 or ins.op_size != 8 or not (_wide_reg(dst) and dst.size == 8):
+        return None
+    d = dst.reg
+
+    def pop(cpu: CPU, ins: Instruction, start: int) -> None:
+        r = cpu.r
+        sp = r[RSP]
+        value = int.from_bytes(cpu._read_bytes(sp, 8, READ, stack=True), "little")
+        r[RSP] = (sp + 8) & _M64
+        r[d] = value
+
+    return pop
+
+
+def _nop(ins: Instruction, bits: int) -> Handler | None:
+    return _nothing
+
+
+def _nothing(cpu: CPU, ins: Instruction, start: int) -> None:
+    return None
+
+
+_MAKERS: dict[str, Callable[[Instruction, int], Handler | None]] = {
+    "mov": _mov,
+    "add": _binary,
+    "sub": _binary,
+    "cmp": _binary,
+    "and": _binary,
+    "test": _binary,
+    "or": _binary,
+    "xor": _binary,
+    "inc": _incdec,
+    "dec": _incdec,
+    "jcc": _jcc,
+    "jmp": _jmp,
+    "push": _push,
+    "pop": _pop,
+    "nop": _nop,
+}
