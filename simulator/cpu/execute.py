@@ -1012,6 +1012,13 @@ class CPU(CPUState):
             raise _gp(0, f"{what} at CPL {self.cpl}")
 
 
+def _mode_now(cpu: CPU, efer: int) -> str:
+    """CPU.mode, with 64-bit mode (where every system call runs) answered first."""
+    if efer & M.EFER_LMA and cpu.cache[CS].l and cpu._cr0 & C.CR0_PE:
+        return C.LONG64
+    return cpu.mode
+
+
 def _check_u64(value: int) -> int:
     from simulator.cpu._validate import check_int
 
@@ -1268,8 +1275,8 @@ def _cli_sti(cpu: CPU, ins: Instruction, start: int) -> None:
 def _syscall(cpu: CPU, ins: Instruction, start: int) -> None:
     """SYSCALL (SDM Vol. 2B SYSCALL; AMD APM Vol. 3 SYSCALL for the legacy path)."""
     v = cpu.vendor
-    mode = cpu.mode
     efer = cpu.msr.values[M.IA32_EFER]
+    mode = _mode_now(cpu, efer)
     if mode in (C.REAL, C.VIRTUAL_8086):
         raise _ud(f"SYSCALL in {mode} mode")
     if mode == C.PROTECTED and not v.syscall_legacy:
@@ -1307,8 +1314,9 @@ def _sysret(cpu: CPU, ins: Instruction, start: int) -> None:
 
     Every check comes before the first change of state, so a fault needs no rollback."""
     v = cpu.vendor
-    mode = cpu.mode
-    if not cpu.msr.values[M.IA32_EFER] & M.EFER_SCE:
+    efer = cpu.msr.values[M.IA32_EFER]
+    mode = _mode_now(cpu, efer)
+    if not efer & M.EFER_SCE:
         raise _ud("SYSRET with IA32_EFER.SCE = 0")
     if mode != C.LONG64 and not v.sysret_outside_64:
         raise _ud(f"SYSRET outside 64-bit mode ({mode} mode, Intel)")
@@ -1550,12 +1558,15 @@ def _iret_real(cpu: CPU, size: int) -> None:
 @handler("swapgs")
 def _swapgs(cpu: CPU, ins: Instruction, start: int) -> None:
     """SWAPGS: #UD outside 64-bit mode, #GP(0) at CPL > 0 (SDM Vol. 2B SWAPGS)."""
-    if not cpu._long64():
+    msrs = cpu.msr.values
+    if not (msrs[M.IA32_EFER] & M.EFER_LMA and cpu.cache[CS].l):
         raise _ud("SWAPGS outside 64-bit mode")
-    cpu._require_cpl0("SWAPGS")
-    kernel = cpu.msr.values[M.IA32_KERNEL_GS_BASE]
-    cpu.msr.values[M.IA32_KERNEL_GS_BASE] = cpu.cache[GS].base
-    cpu.cache[GS] = cpu.cache[GS].with_base(kernel)
+    if cpu.cpl:
+        cpu._require_cpl0("SWAPGS")
+    kernel = msrs[M.IA32_KERNEL_GS_BASE]
+    gs = cpu.cache[GS]
+    msrs[M.IA32_KERNEL_GS_BASE] = gs.base
+    cpu.cache[GS] = gs.with_base(kernel)
 
 
 @handler("rdmsr")

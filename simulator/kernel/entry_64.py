@@ -38,6 +38,7 @@ _MASK64 = (1 << 64) - 1
 # pt_regs offsets (arch/x86/include/asm/calling.h, 3.16): ARGOFFSET = R11 = 48.
 _PT = {f.name: f.offset for f in abi.PT_REGS_64}
 ARGOFFSET = _PT["r11"]
+_IP_SLOT = (_PT["ip"] - ARGOFFSET) // 8  # 10: the RIP slot, counted in words from ARGOFFSET
 ARG_SLOTS = (("r11", R11), ("r10", R10), ("r9", R9), ("r8", R8), ("ax", RAX))
 REST_SLOTS = (("r15", R15), ("r14", R14), ("r13", R13), ("r12", R12), ("bp", RBP), ("bx", RBX))
 # The work masks of asm/thread_info.h (3.16); see simulator.kernel.ptrace.
@@ -252,8 +253,9 @@ def ret_from_sys_call(k: Kernel) -> None:
         r[RIP] = k.symbols["int_ret_from_sys_call"]
         return
     base = r[RSP] - ARGOFFSET
-    slots = k.kread_words(base + ARGOFFSET, 9, 8)
-    r[RCX] = k.kread(base + _PT["ip"], 8)
+    # r11 .. di, orig_ax and ip lie in a row from ARGOFFSET: one read of them all
+    slots = k.kread_words(base + ARGOFFSET, _IP_SLOT + 1, 8)
+    r[RCX] = slots[_IP_SLOT]  # movq RIP-ARGOFFSET(%rsp),%rcx
     r[R11], r[R10], r[R9], r[R8], r[RAX] = slots[0:5]
     r[RDX], r[RSI], r[RDI] = slots[6:9]
     gs = cpu.cache[GS].base

@@ -162,7 +162,8 @@ class Kernel:
         depended on changes: the kernel half's mappings or rights (its generation count), or
         the CPU's paging controls (CR0.WP, CR4.SMEP/SMAP/PAE, EFER.NXE: its rights tables);
         and it is not used off CPL 0 or with paging off. Writes still drop the decode cache
-        of a page that holds decoded code."""
+        of a page that holds decoded code. kread, kwrite and the word forms make the same
+        checks inline for a page already in the TLB."""
         off = address & PAGE_MASK
         if off + size > PAGE_SIZE or address < self._kernel_base:
             return None
@@ -184,48 +185,106 @@ class Kernel:
                 return None  # not mapped, user-accessible, or not the shared kernel page
             page = cpu._page_for(address, WRITE if write else READ, False, False)
             cache[vpn] = page
-        if write and (vpn in ks.code_vpns or (vpn - 1) in ks.code_vpns):
-            ks.code_changed(vpn)
+        if write:
+            self._kernel_code_written(address)
         return page
+
+    # kread, kwrite and the word forms first try the TLB inline: _kernel_page's checks for a
+    # page already in it (CPL 0, paging on, the TLB still valid, the bytes on one page).
 
     def kread(self, address: int, size: int) -> int:
         """A kernel read of kernel memory (a bug in ringsim if it faults)."""
+        cpu = self.cpu
+        off = address & PAGE_MASK
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + size <= PAGE_SIZE
+        ):
+            page = self._ktlb_read.get(address >> PAGE_SHIFT)
+            if page is not None:
+                return _ONE[size].unpack_from(page, off)[0]
         page = self._kernel_page(address, size, False)
-        if page is not None:
-            off = address & PAGE_MASK
-            return int.from_bytes(page[off : off + size], "little")
-        return int.from_bytes(self.cpu._read_bytes(address, size, READ), "little")
+        if page is None:
+            return int.from_bytes(cpu._read_bytes(address, size, READ), "little")
+        return _ONE[size].unpack_from(page, off)[0]
 
     def kwrite(self, address: int, value: int, size: int) -> None:
         """A kernel write of kernel memory: ``value`` cut to ``size`` bytes, little-endian."""
-        mask = (1 << (8 * size)) - 1
-        data = (value & mask).to_bytes(size, "little")
+        cpu = self.cpu
+        off = address & PAGE_MASK
+        value &= _MASKS[size]
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + size <= PAGE_SIZE
+        ):
+            page = self._ktlb_write.get(address >> PAGE_SHIFT)
+            if page is not None:
+                self._kernel_code_written(address)
+                _ONE[size].pack_into(page, off, value)
+                return
         page = self._kernel_page(address, size, True)
-        if page is not None:
-            off = address & PAGE_MASK
-            page[off : off + size] = data
+        if page is None:
+            cpu._write_bytes(address, value.to_bytes(size, "little"))
             return
-        self.cpu._write_bytes(address, data)
+        _ONE[size].pack_into(page, off, value)
 
     def kwrite_words(self, address: int, values: list[int], size: int) -> None:
         """Store ``values`` as little-endian words of ``size`` bytes (each cut to the size)."""
-        mask = (1 << (8 * size)) - 1
-        data = _words(len(values), size).pack(*[v & mask for v in values])
-        page = self._kernel_page(address, len(data), True)
-        if page is not None:
-            off = address & PAGE_MASK
-            page[off : off + len(data)] = data
+        cpu = self.cpu
+        off = address & PAGE_MASK
+        fmt = _words(len(values), size)
+        cut = map(_MASKS[size].__and__, values)
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + fmt.size <= PAGE_SIZE
+        ):
+            page = self._ktlb_write.get(address >> PAGE_SHIFT)
+            if page is not None:
+                self._kernel_code_written(address)
+                fmt.pack_into(page, off, *cut)
+                return
+        page = self._kernel_page(address, fmt.size, True)
+        if page is None:
+            cpu._write_bytes(address, fmt.pack(*cut))
             return
-        self.cpu._write_bytes(address, data)
+        fmt.pack_into(page, off, *cut)
 
     def kread_words(self, address: int, count: int, size: int) -> list[int]:
         """Load ``count`` little-endian words of ``size`` bytes."""
-        page = self._kernel_page(address, count * size, False)
-        if page is not None:
-            off = address & PAGE_MASK
-            return list(_words(count, size).unpack_from(page, off))
-        data = self.cpu._read_bytes(address, count * size, READ)
-        return list(_words(count, size).unpack(data))
+        cpu = self.cpu
+        off = address & PAGE_MASK
+        fmt = _words(count, size)
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + fmt.size <= PAGE_SIZE
+        ):
+            page = self._ktlb_read.get(address >> PAGE_SHIFT)
+            if page is not None:
+                return list(fmt.unpack_from(page, off))
+        page = self._kernel_page(address, fmt.size, False)
+        if page is None:
+            return list(fmt.unpack(cpu._read_bytes(address, fmt.size, READ)))
+        return list(fmt.unpack_from(page, off))
+
+    def _kernel_code_written(self, address: int) -> None:
+        """A write through the TLB drops the decoded instructions of its page, as the CPU's own
+        writes do (simulator.cpu.memory.AddressSpace.code_changed)."""
+        ks = self.kspace
+        vpn = address >> PAGE_SHIFT
+        if vpn in ks.code_vpns or (vpn - 1) in ks.code_vpns:
+            ks.code_changed(vpn)
 
     def enable_interrupts(self) -> None:
         self.cpu.r[RFLAGS] |= 0x200
@@ -333,3 +392,7 @@ class Kernel:
 def _words(count: int, size: int) -> struct.Struct:
     """The struct format of ``count`` little-endian unsigned words of ``size`` bytes."""
     return struct.Struct(f"<{count}{ {1: 'B', 2: 'H', 4: 'I', 8: 'Q'}[size] }")
+
+
+_ONE = {size: _words(1, size) for size in (1, 2, 4, 8)}
+_MASKS = {size: (1 << (8 * size)) - 1 for size in (1, 2, 4, 8)}
