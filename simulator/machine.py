@@ -22,11 +22,13 @@ from simulator.cpu.execute import (
     NOT_MODELED,
     SHUTDOWN,
     manual_page,
+    registers_only,
 )
 from simulator.cpu.faults import FaultSignal
 from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
+from simulator.cpu.state import register_changes
 from simulator.kernel import exec as kexec
 from simulator.kernel import linux316 as L
 from simulator.kernel import ptrace as P
@@ -1164,7 +1166,10 @@ class Process:
             return "returned", "", steps
         if t is not None:
             fast = None
-        last = None  # a traced step's ``after``: the next step's ``before`` if nothing ran between
+        # A traced step's before: the last full snapshot, and the registers after the last
+        # step (what a step that changes only registers leaves of the rest is as it was).
+        last = None
+        last_regs: tuple[int, ...] = ()
         while steps < max_steps:
             result = None
             if fast is not None:
@@ -1214,11 +1219,21 @@ class Process:
                         last = None
                         result = (COMPLETED, None, None, (), "")
                     else:
-                        before = last if last is not None else cpu.snapshot()
+                        if last is None:
+                            last = cpu.snapshot()
+                            last_regs = last.regs
                         result = cpu._step(True)
-                        last = cpu.snapshot()
                         outcome, ins, _, delivered, _ = result
-                        _record_step(t, ins, outcome, delivered, before, last, ring, rip, cpu)
+                        regs = tuple(cpu.r)
+                        changes = register_changes(last_regs, regs)
+                        if outcome != COMPLETED or ins is None or not registers_only(ins):
+                            # the rest of the CPU may have changed too: diff it against
+                            # the last full snapshot (nothing but registers changed since)
+                            after = cpu.snapshot()
+                            changes += last.diff_items(after, hidden=False, registers=False)
+                            last = after
+                        last_regs = regs
+                        _record_step(t, ins, outcome, delivered, changes, ring, rip, cpu)
             if k.stopped is not None:
                 stop = k.stopped
                 k.stopped = None
@@ -1334,7 +1349,7 @@ _TEXT_MEMO: dict[tuple[int, int], tuple[object, str, str, str]] = {}
 
 
 def _record_step(
-    t: Trace, ins, outcome: str, delivered, before, after, ring: int, rip: int, cpu
+    t: Trace, ins, outcome: str, delivered, changes: list, ring: int, rip: int, cpu
 ) -> None:
     """One CPU step into the trace: the instruction's text and manual page (remembered per
     instruction and address: the same bytes at the same place read the same), what changed
@@ -1354,8 +1369,7 @@ def _record_step(
             _TEXT_MEMO[key] = (ins, text, source, cpu.vendor.name)
     if outcome in (DELIVERED, SHUTDOWN):
         source = DELIVERY_SECTION
-    changes = tuple(before.diff_items(after, hidden=False))
-    t.record(CPU_EVENT, ring, source or "CPU", text, changes, rip)
+    t.record(CPU_EVENT, ring, source or "CPU", text, tuple(changes), rip)
     for fault in delivered:
         t.record(
             FAULT, ring, "Intel SDM Vol. 3A §6.12 (delivery through the IDT)", f"{fault} delivered"

@@ -255,6 +255,26 @@ _KEEPS_CONTEXT = frozenset(
 
 _HOOK_RAN = (COMPLETED, None, None, (), "hook")
 
+# Instructions whose handlers change nothing but the general registers, RIP, RFLAGS and
+# memory (a MOV or POP whose destination is a segment register excepted): a traced step
+# of one need not snapshot the rest of the CPU (see registers_only).
+_REGISTERS_ONLY = frozenset(
+    (
+        "adc", "add", "and", "call", "cli", "cmp", "dec", "inc", "jcc", "jmp", "lea", "lsl",
+        "mov", "movzx", "mul", "neg", "nop", "not", "or", "pop", "push", "rdmsr", "rdtsc",
+        "rdtscp", "ret", "sar", "sbb", "shl", "shr", "sti", "sub", "test", "xor",
+    )
+)  # fmt: skip
+
+
+def registers_only(ins: Instruction) -> bool:
+    """Whether a completed ``ins`` can have changed only the general registers, RIP, RFLAGS
+    and memory: no selector, descriptor cache, CPL, control register, MSR or table
+    register."""
+    if ins.mnemonic not in _REGISTERS_ONLY:
+        return False
+    return not (ins.mnemonic in ("mov", "pop") and type(ins.operands[0]) is SegReg)
+
 
 def _thread(owner, key: int, start: int) -> tuple[Handler, Instruction, int] | None:
     """The fast loop's entry for the instruction the decode cache holds at ``key`` (64-bit

@@ -181,20 +181,18 @@ class Snapshot:
         registers, and a trace diffs every step."""
         return tuple(Change(name, a, b) for name, a, b in self.diff_items(later))
 
-    def diff_items(self, later: Snapshot, *, hidden: bool = True) -> list[tuple[str, Any, Any]]:
+    def diff_items(
+        self, later: Snapshot, *, hidden: bool = True, registers: bool = True
+    ) -> list[tuple[str, Any, Any]]:
         """``diff`` as plain (name, before, after) tuples (what a trace event stores).
 
         With ``hidden`` false, RIP (which every step changes) and the hidden descriptor
-        caches are left out, as a trace's CPU step shows them."""
+        caches are left out, as a trace's CPU step shows them. With ``registers`` false the
+        general registers, RIP and RFLAGS are left out (a caller that diffs them itself with
+        :func:`register_changes` puts the two together in this order)."""
         out: list[tuple[str, Any, Any]] = []
-        a_regs, b_regs = self.regs, later.regs
-        if a_regs != b_regs:
-            # The indexes that differ, found in C (map and compress), then named.
-            out += [
-                (FULL_NAMES[i], a_regs[i], b_regs[i])
-                for i in compress(range(len(a_regs)), map(ne, a_regs, b_regs))
-                if hidden or i != RIP
-            ]
+        if registers and self.regs != later.regs:
+            out += register_changes(self.regs, later.regs, rip=hidden)
         if self.selectors != later.selectors or (hidden and self.caches != later.caches):
             for i, name in enumerate(SREG_NAMES):
                 if self.selectors[i] != later.selectors[i]:
@@ -235,6 +233,19 @@ class Snapshot:
         agree)."""
         a, b = self.named(), later.named()
         return tuple(Change(k, a[k], b[k]) for k in a if a[k] != b[k])
+
+
+def register_changes(
+    before: tuple[int, ...], after: tuple[int, ...], *, rip: bool = False
+) -> list[tuple[str, int, int]]:
+    """(name, before, after) for each general register, RIP (when ``rip``) and RFLAGS that
+    differs between two ``Snapshot.regs`` tuples, in register order."""
+    # The indexes that differ, found in C (map and compress), then named.
+    return [
+        (FULL_NAMES[i], before[i], after[i])
+        for i in compress(range(len(before)), map(ne, before, after))
+        if rip or i != RIP
+    ]
 
 
 def _mode(cr0: int, rflags: int, efer: int, cs: DescriptorCache) -> str:

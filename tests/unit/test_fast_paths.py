@@ -6,8 +6,9 @@ from __future__ import annotations
 import attrs
 
 from simulator import Machine
-from simulator.cpu.registers import RIP
+from simulator.cpu.registers import FULL_NAMES, RIP
 from simulator.cpu.segments import DescriptorCache
+from simulator.cpu.state import register_changes
 
 
 def test_cached_instruction_still_checks_the_page_at_the_new_cpl():
@@ -68,12 +69,19 @@ def test_fast_diff_is_the_named_diff(monkeypatch):
     fast = Snapshot.diff_items
     seen = [0]
 
-    def checked(self, later, *, hidden=True):
-        got = fast(self, later, hidden=hidden)
+    def checked(self, later, *, hidden=True, registers=True):
+        got = fast(self, later, hidden=hidden, registers=registers)
         named = [(c.name, c.before, c.after) for c in self.diff_slow(later)]
         if not hidden:  # what a trace shows: not rip, not the hidden caches
             named = [c for c in named if c[0] != "rip" and not c[0].endswith(".cache")]
+        if not registers:
+            named = [c for c in named if c[0] not in FULL_NAMES]
         assert named == got
+        for hidden_ in (True, False):  # and the forms the traced loop does not ask for
+            both = fast(self, later, hidden=hidden_)
+            assert both == register_changes(self.regs, later.regs, rip=hidden_) + fast(
+                self, later, hidden=hidden_, registers=False
+            )
         seen[0] += 1
         return got
 
@@ -89,7 +97,40 @@ def test_fast_diff_is_the_named_diff(monkeypatch):
     ):
         p = Machine.boot(kernel=kernel, cpu=cpu).spawn(abi_name)
         p.syscall("getpid", via=via, trace=True)
-    assert seen[0] > 50
+    assert seen[0] > 20
+
+
+def test_register_only_steps_trace_as_full_snapshots_would(monkeypatch):
+    """A traced step of an instruction that changes only registers (and memory) is diffed on
+    the registers alone (registers_only); the trace is the one full snapshots before and
+    after every step give, on every way in and on programs that load segment registers,
+    fault, and cross rings."""
+    import simulator.machine as machine_module
+
+    programs = [
+        "mov eax, 39\nsyscall\npush rax\npop rbx\nmov ax, ss\nmov ds, ax\nmov fs, ax",
+        "mov r12, 2\nloop:\nxor eax, eax\nmov eax, 39\nsyscall\nsub r12, 1\njnz loop\nud2",
+        "mov eax, 20\nint 0x80\nrdtsc\nmov eax, dword ptr [0x10]",
+    ]
+
+    def traces():
+        out = []
+        for kernel, cpu, abi_name, via in (
+            ("x86_64", "intel", "x86_64", "syscall"),
+            ("x86_64", "amd", "i386", "kernel_vsyscall"),
+            ("i386", "intel", "i386", "int80"),
+            ("i386", "intel", "i386", "syscall"),
+        ):
+            p = Machine.boot(kernel=kernel, cpu=cpu).spawn(abi_name)
+            out.append(p.syscall("getpid", via=via, trace=True).trace.render())
+        for program in programs:
+            p = Machine.boot().spawn("x86_64")
+            out.append(p.run(program, trace=True).trace.render())
+        return out
+
+    light = traces()
+    monkeypatch.setattr(machine_module, "registers_only", lambda ins: False)
+    assert traces() == light
 
 
 def test_condition_table_is_table_b1():
