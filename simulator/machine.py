@@ -15,6 +15,7 @@ from simulator.cpu._validate import check_choice, check_int, check_range
 from simulator.cpu.assembler import assemble
 from simulator.cpu.disassembler import format_instruction
 from simulator.cpu.execute import (
+    _HOOK_RAN,
     COMPLETED,
     DELIVERED,
     DELIVERY_SECTION,
@@ -28,7 +29,6 @@ from simulator.cpu.faults import FaultSignal
 from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
-from simulator.cpu.state import register_changes
 from simulator.kernel import exec as kexec
 from simulator.kernel import linux316 as L
 from simulator.kernel import ptrace as P
@@ -37,7 +37,6 @@ from simulator.kernel.boot import boot
 from simulator.kernel.fs import FileSystem
 from simulator.kernel.kernel import Kernel, KernelStop
 from simulator.kernel.task import Console, Task
-from simulator.trace import CPU as CPU_EVENT
 from simulator.trace import FAULT, Trace
 
 KERNELS = ("x86_64", "i386")
@@ -1164,12 +1163,7 @@ class Process:
         if cpu.cpl == 3 and done():
             self.task.user_state = cpu.snapshot()
             return "returned", "", steps
-        if t is not None:
-            fast = None
-        # A traced step's before: the last full snapshot, and the registers after the last
-        # step (what a step that changes only registers leaves of the rest is as it was).
-        last = None
-        last_regs: tuple[int, ...] = ()
+        steptrace = _StepTrace(t, cpu) if t is not None else None
         while steps < max_steps:
             result = None
             if fast is not None:
@@ -1178,7 +1172,9 @@ class Process:
                 if tick is not None:
                     budget = min(budget, tick - 1)
                 if budget > 0:
-                    n, result = cpu._run_fast(budget, *fast)
+                    if steptrace is not None:
+                        steptrace.ready()
+                    n, result = cpu._run_fast(budget, *fast, steptrace)
                     steps += n
                     if tick is not None:
                         machine._tick_at = tick - n
@@ -1193,16 +1189,18 @@ class Process:
                             return "returned", "", steps
                         if steps >= max_steps:
                             break
+                    elif result is _HOOK_RAN and steptrace is not None:
+                        steptrace.last = None
             if result is None:
                 steps += 1
                 if machine._tick_at is not None:
                     machine._tick_at -= 1
                     if machine._tick_at == 0:
                         machine._tick_at = None
-                        last = None
                         machine.tick()
-                        if t is not None:
-                            t.record(
+                        if steptrace is not None:
+                            steptrace.last = None
+                            steptrace.t.record(
                                 "kernel",
                                 0,
                                 "update_wall_time -> update_vsyscall (kernel/time/timekeeping.c)",
@@ -1210,30 +1208,19 @@ class Process:
                                 "and return are not modeled): the sequence count goes odd, the "
                                 "data changes, the count goes even",
                             )
-                if t is None:
+                if steptrace is None:
                     result = cpu._step(True)
                 else:
                     rip, ring = cpu.r[RIP], cpu.cpl
                     if rip in cpu.hooks:
                         cpu._step(True)
-                        last = None
+                        steptrace.last = None
                         result = (COMPLETED, None, None, (), "")
                     else:
-                        if last is None:
-                            last = cpu.snapshot()
-                            last_regs = last.regs
+                        steptrace.ready()
                         result = cpu._step(True)
                         outcome, ins, _, delivered, _ = result
-                        regs = tuple(cpu.r)
-                        changes = register_changes(last_regs, regs)
-                        if outcome != COMPLETED or ins is None or not registers_only(ins):
-                            # the rest of the CPU may have changed too: diff it against
-                            # the last full snapshot (nothing but registers changed since)
-                            after = cpu.snapshot()
-                            changes += last.diff_items(after, hidden=False, registers=False)
-                            last = after
-                        last_regs = regs
-                        _record_step(t, ins, outcome, delivered, changes, ring, rip, cpu)
+                        steptrace(ins, rip, ring, outcome, delivered)
             if k.stopped is not None:
                 stop = k.stopped
                 k.stopped = None
@@ -1345,35 +1332,77 @@ class Process:
         return self._first_run(t, done, max_steps, finish, (end, start, end, True))
 
 
-_TEXT_MEMO: dict[tuple[int, int], tuple[object, str, str, str]] = {}
+class _StepTrace:
+    """What a traced run records of each CPU step, however the step ran (Process._run's own
+    loop, or CPU._run_fast calling this after each instruction): the instruction's text and
+    manual page, what changed (not RIP, not the hidden caches), each exception delivered.
 
+    ``last`` is the last full snapshot and ``last_regs`` the registers after the last step:
+    a step that changes only registers (execute.registers_only) leaves the rest of the CPU
+    as ``last`` has it, so it is diffed on the registers alone; any other step, or one that
+    did not complete, diffs a new full snapshot for the rest. Anything that runs between
+    two steps (a hook, a tick) sets ``last`` to None, and ``ready`` takes a new one."""
 
-def _record_step(
-    t: Trace, ins, outcome: str, delivered, changes: list, ring: int, rip: int, cpu
-) -> None:
-    """One CPU step into the trace: the instruction's text and manual page (remembered per
-    instruction and address: the same bytes at the same place read the same), what changed
-    (not RIP, not the hidden caches), and each exception it delivered."""
-    if ins is None:
-        text, source = outcome, ""
-    else:
-        key = (id(ins), rip)
-        hit = _TEXT_MEMO.get(key)
-        if hit is not None and hit[0] is ins and hit[3] == cpu.vendor.name:
-            text, source = hit[1], hit[2]
+    __slots__ = ("cpu", "last", "last_regs", "t")
+
+    def __init__(self, t: Trace, cpu: CPU) -> None:
+        self.t = t
+        self.cpu = cpu
+        self.last: Snapshot | None = None
+        self.last_regs: tuple[int, ...] = ()
+
+    def ready(self) -> None:
+        """Before a step: make sure the state before it is known."""
+        if self.last is None:
+            self.last = self.cpu.snapshot()
+            self.last_regs = self.last.regs
+
+    def __call__(self, ins, rip: int, ring: int, outcome: str, delivered) -> None:
+        """After a step: what it changed, into the trace."""
+        cpu = self.cpu
+        if ins is None:
+            text, source, light = outcome, "", False
         else:
-            text = format_instruction(ins, address=rip)
-            source = manual_page(ins.mnemonic, cpu.vendor.name)
-            if len(_TEXT_MEMO) >= 4096:
-                _TEXT_MEMO.clear()
-            _TEXT_MEMO[key] = (ins, text, source, cpu.vendor.name)
-    if outcome in (DELIVERED, SHUTDOWN):
-        source = DELIVERY_SECTION
-    t.record(CPU_EVENT, ring, source or "CPU", text, tuple(changes), rip)
-    for fault in delivered:
-        t.record(
-            FAULT, ring, "Intel SDM Vol. 3A §6.12 (delivery through the IDT)", f"{fault} delivered"
-        )
+            text, source, light = _describe(ins, rip, cpu.vendor.name)
+        regs = tuple(cpu.r)
+        changes: tuple = ()
+        if outcome != COMPLETED or not light:
+            after = cpu.snapshot()
+            changes = tuple(self.last.diff_items(after, hidden=False, registers=False))  # type: ignore[union-attr]
+            self.last = after
+        if outcome in (DELIVERED, SHUTDOWN):
+            source = DELIVERY_SECTION
+        t = self.t
+        # the registers' changes are named when the trace is read (Trace.record_step)
+        t.record_step(ring, source or "CPU", text, self.last_regs, regs, changes, rip)
+        self.last_regs = regs
+        for fault in delivered:
+            t.record(
+                FAULT,
+                ring,
+                "Intel SDM Vol. 3A §6.12 (delivery through the IDT)",
+                f"{fault} delivered",
+            )
+
+
+_TEXT_MEMO: dict[tuple[int, int], tuple[object, str, str, str, bool]] = {}
+
+
+def _describe(ins, rip: int, vendor: str) -> tuple[str, str, bool]:
+    """An instruction's text, its manual page and whether it changes registers only,
+    remembered per instruction and address (the same bytes at the same place read the
+    same)."""
+    key = (id(ins), rip)
+    hit = _TEXT_MEMO.get(key)
+    if hit is not None and hit[0] is ins and hit[3] == vendor:
+        return hit[1], hit[2], hit[4]
+    text = format_instruction(ins, address=rip)
+    source = manual_page(ins.mnemonic, vendor)
+    light = registers_only(ins)
+    if len(_TEXT_MEMO) >= 4096:
+        _TEXT_MEMO.clear()
+    _TEXT_MEMO[key] = (ins, text, source, vendor, light)
+    return text, source, light
 
 
 _ = (FaultSignal, KernelStop, RAX)

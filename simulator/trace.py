@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from simulator.cpu.state import register_changes
+
 # Event kinds.
 CPU = "cpu"  # an instruction the CPU model executed
 KERNEL = "kernel"  # a modeled step of kernel code
@@ -44,6 +46,20 @@ class Event:
         return line
 
 
+def _step_event(
+    kind: str,
+    ring: int,
+    where: str,
+    what: str,
+    changes: tuple[tuple[str, Any, Any], ...],
+    address: int,
+    before: tuple[int, ...],
+    after: tuple[int, ...],
+) -> Event:
+    """A step recorded by ``Trace.record_step``, its register changes named."""
+    return Event(kind, ring, where, what, (*register_changes(before, after), *changes), address)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         return str(value)
@@ -75,12 +91,31 @@ class Trace:
         (name, before, after) changes and the instruction's address."""
         self._raw.append((kind, ring, where, what, changes, address))
 
+    def record_step(
+        self,
+        ring: int,
+        where: str,
+        what: str,
+        before: tuple[int, ...],
+        after: tuple[int, ...],
+        changes: tuple[tuple[str, Any, Any], ...],
+        address: int,
+    ) -> None:
+        """Append one CPU step whose register changes are kept as the register tuples before
+        and after it (``Snapshot.regs``; a step's after is the next one's before, so they are
+        shared) and named when the trace is read: those of the general registers and RFLAGS
+        that differ (RIP, which every step changes, aside), then ``changes``, the rest."""
+        self._raw.append((CPU, ring, where, what, changes, address, before, after))
+
     @property
     def events(self) -> list[Event]:
         """Every step as an ``Event``, in order."""
         events = self._events
         if len(events) < len(self._raw):
-            events.extend(Event(*raw) for raw in self._raw[len(events) :])
+            events.extend(
+                Event(*raw) if len(raw) == 6 else _step_event(*raw)
+                for raw in self._raw[len(events) :]
+            )
         return events
 
     def __len__(self) -> int:

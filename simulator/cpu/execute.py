@@ -505,7 +505,13 @@ class CPU(CPUState):
         return self._deliver_exception(fault, start, ins)
 
     def _run_fast(
-        self, budget: int, stop_at: int, lo: int, hi: int, whole: bool
+        self,
+        budget: int,
+        stop_at: int,
+        lo: int,
+        hi: int,
+        whole: bool,
+        trace_step: Callable[[Instruction, int, int, str, tuple[Fault, ...]], None] | None = None,
     ) -> tuple[int, object]:
         """Up to ``budget`` steps of 64-bit code with paging on, for a run that records no
         trace: the steps :meth:`_step` would take (``deliver`` on), with less work each.
@@ -523,7 +529,11 @@ class CPU(CPUState):
         that ran a hook, or ended other than completed (a fault, delivered or not; a stop),
         and, unless ``whole`` (the caller's end test is all in ``stop_at``, ``lo`` and
         ``hi``), after an instruction that can change the mode, it hands back that step's
-        result as :meth:`_step` gives it. Returns (steps taken, answer)."""
+        result as :meth:`_step` gives it. Returns (steps taken, answer).
+
+        ``trace_step``, when given, is called after each instruction the loop ran with the
+        instruction, its address, the CPL it ran at, its outcome and the faults it
+        delivered (a traced run records the step there)."""
         n = 0
         r = self.r
         hooks = self.hooks
@@ -536,7 +546,8 @@ class CPU(CPUState):
             cs = self.cache[CS]
             if not (cs.l and self.msr.values[M.IA32_EFER] & M.EFER_LMA):
                 return n, None
-            user = self.cpl == 3
+            ring = self.cpl
+            user = ring == 3
             space = self.space
             shared = space.shared
             split = space.split_vpn if shared is not None else 1 << 64
@@ -590,10 +601,15 @@ class CPU(CPUState):
                 try:
                     fn(self, ins, start)
                 except (_Stop, FaultSignal) as stop:
-                    return n, self._step_failed(stop, snap, start, ins, True)
+                    failed = self._step_failed(stop, snap, start, ins, True)
+                    if trace_step is not None:
+                        trace_step(ins, start, ring, failed[0], failed[3])
+                    return n, failed
                 if rf and mnemonic != "iret":
                     r[RFLAGS] &= ~rf_bit
                 self.retired += 1
+                if trace_step is not None:
+                    trace_step(ins, start, ring, HALTED if self.halted else COMPLETED, ())
                 if mnemonic not in keeps:
                     if self.halted:
                         return n, (HALTED, ins, None, (), "")
