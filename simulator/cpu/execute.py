@@ -276,20 +276,30 @@ def registers_only(ins: Instruction) -> bool:
     return not (ins.mnemonic in ("mov", "pop") and type(ins.operands[0]) is SegReg)
 
 
-def _thread(owner, key: int, start: int) -> tuple[Handler, Instruction, int] | None:
+def _thread(owner, key: int, start: int) -> tuple[Handler, Instruction, int, bool, bool] | None:
     """The fast loop's entry for the instruction the decode cache holds at ``key`` (64-bit
-    code): its specialised handler, the instruction and its length. None when the cache
-    has none there, the instruction runs onto the next page (its second page must be
-    checked on every fetch), or no handler executes it: the slow path says why."""
+    code): its specialised handler, the instruction, its length, whether it is plain (no
+    rollback snapshot, not IRET, cannot change the fetch context) and whether it is an HLT.
+    None when the cache has none there, the instruction runs onto the next page (its second
+    page must be checked on every fetch), or no handler executes it: the slow path says
+    why."""
     ins = owner.decoded.get(key)
     if ins is None or (start & PAGE_MASK) + ins.length > PAGE_SIZE:
         return None
-    generic = HANDLERS.get(ins.mnemonic)
+    mnemonic = ins.mnemonic
+    generic = HANDLERS.get(mnemonic)
     if generic is None:
         return None
-    entry = (specialise(ins, 64, generic), ins, ins.length)
+    plain = mnemonic in _KEEPS_CONTEXT and mnemonic not in ROLLBACK and mnemonic != "iret"
+    entry = (specialise(ins, 64, generic), ins, ins.length, plain, mnemonic == "hlt")
     owner.threaded[key] = entry
     return entry
+
+
+def _hlt_at(owner, vpn: int, address: int) -> bool:
+    """Whether the byte at ``address`` (on page ``vpn`` of ``owner``) is an HLT opcode."""
+    page = owner.pages.get(vpn)
+    return page is not None and page.data[address & PAGE_MASK] == 0xF4
 
 
 def _gp(code: int = 0, detail: str = "") -> FaultSignal:
@@ -312,7 +322,9 @@ class CPU(CPUState):
         self.halted = False
         self.shutdown = False
         self.shadow = False  # MOV SS / POP SS / STI interrupt shadow
-        self.hooks: dict[int, Callable[[CPU], None]] = {}
+        # Python run in place of the instruction at an address; a hook returns True to ask
+        # for the run to end (the fast loop then hands back at once).
+        self.hooks: dict[int, Callable[[CPU], bool | None]] = {}
         self._fetch_bits = 64  # the code size of the last fetch (16, 32 or 64)
 
     # ------------------------------------------------------------ fetch, decode
@@ -526,10 +538,11 @@ class CPU(CPUState):
         ``stop_at`` or the byte at RIP, within ``[lo, hi)``, is an HLT. It hands back
         (answer None) before anything it does not take: an instruction that faults on its
         fetch, is not modeled or crosses a page; another mode; a halted processor. After a step
-        that ran a hook, or ended other than completed (a fault, delivered or not; a stop),
-        and, unless ``whole`` (the caller's end test is all in ``stop_at``, ``lo`` and
-        ``hi``), after an instruction that can change the mode, it hands back that step's
-        result as :meth:`_step` gives it. Returns (steps taken, answer).
+        that ended other than completed (a fault, delivered or not; a stop), and, unless
+        ``whole`` (the caller's end test is all in ``stop_at``, ``lo`` and ``hi``), after a
+        hook or an instruction that can change the mode, it hands back that step's result as
+        :meth:`_step` gives it. A hook that returns true (the kernel's, when the run must
+        end) hands back too. Returns (steps taken, answer).
 
         ``trace_step``, when given, is called after each instruction the loop ran with the
         instruction, its address, the CPL it ran at, its outcome and the faults it
@@ -537,8 +550,6 @@ class CPU(CPUState):
         n = 0
         r = self.r
         hooks = self.hooks
-        keeps = _KEEPS_CONTEXT
-        rollback = ROLLBACK
         rf_bit = F.RF
         while True:
             if self.shutdown or self.halted or not self._cr0 & C.CR0_PG:
@@ -552,32 +563,39 @@ class CPU(CPUState):
             shared = space.shared
             split = space.split_vpn if shared is not None else 1 << 64
             perm = self._perm[FETCH * 4 + (2 if user else 0) + ((r[RFLAGS] >> 18) & 1)]
+            # The page the last fetch was allowed from: mappings and rights cannot change
+            # until the loop reads its context again (only hooks, which end this inner
+            # loop, change them).
+            allowed = -1
             while True:
                 if n >= budget:
                     return n, None
                 start = r[RIP]
                 vpn = start >> PAGE_SHIFT
                 owner = shared if vpn >= split else space
-                page = owner.pages.get(vpn)  # type: ignore[union-attr]
+                key = (start << 2) | 2
+                entry = owner.threaded.get(key)  # type: ignore[union-attr]
                 if user and (
                     start == stop_at
                     or (
                         lo <= start < hi
-                        and page is not None
-                        and page.data[start & PAGE_MASK] == 0xF4
+                        and (
+                            entry[4]  # an HLT is decoded here
+                            if entry is not None
+                            else _hlt_at(owner, vpn, start)
+                        )
                     )
                 ):
                     return n, True
                 hook = hooks.get(start)
                 if hook is not None:
                     n += 1
-                    hook(self)
-                    return n, _HOOK_RAN
-                if ((start + _CANON) & _M64) >> 48:
-                    return n, None
-                key = (start << 2) | 2
-                entry = owner.threaded.get(key)  # type: ignore[union-attr]
+                    if hook(self) or whole is False or trace_step is not None:
+                        return n, _HOOK_RAN
+                    break  # the hook may have changed anything: read the context again
                 if entry is None:
+                    if ((start + _CANON) & _M64) >> 48:
+                        return n, None
                     if key not in owner.decoded:  # type: ignore[union-attr]
                         # First time here: decode it the long way, with every check. A fault
                         # or an instruction ringsim does not run is left to _step, which
@@ -589,11 +607,32 @@ class CPU(CPUState):
                     entry = _thread(owner, key, start)
                     if entry is None:
                         return n, None
-                if page is None or perm[page.flags] >= 0:
-                    return n, None
-                fn, ins, length = entry
+                if vpn != allowed:
+                    page = owner.pages.get(vpn)  # type: ignore[union-attr]
+                    if page is None or perm[page.flags] >= 0:
+                        return n, None
+                    allowed = vpn
+                fn, ins, length, plain, _ = entry
+                if plain:  # not in ROLLBACK, not IRET, in _KEEPS_CONTEXT
+                    r[RIP] = (start + length) & _M64
+                    self.shadow = False
+                    rf = r[RFLAGS] & rf_bit
+                    n += 1
+                    try:
+                        fn(self, ins, start)
+                    except (_Stop, FaultSignal) as stop:
+                        failed = self._step_failed(stop, None, start, ins, True)
+                        if trace_step is not None:
+                            trace_step(ins, start, ring, failed[0], failed[3])
+                        return n, failed
+                    if rf:
+                        r[RFLAGS] &= ~rf_bit
+                    self.retired += 1
+                    if trace_step is not None:
+                        trace_step(ins, start, ring, COMPLETED, ())
+                    continue
                 mnemonic = ins.mnemonic
-                snap = self.snapshot() if mnemonic in rollback else None
+                snap = self.snapshot() if mnemonic in ROLLBACK else None
                 r[RIP] = (start + length) & _M64
                 self.shadow = False
                 rf = r[RFLAGS] & rf_bit
@@ -610,7 +649,7 @@ class CPU(CPUState):
                 self.retired += 1
                 if trace_step is not None:
                     trace_step(ins, start, ring, HALTED if self.halted else COMPLETED, ())
-                if mnemonic not in keeps:
+                if mnemonic not in _KEEPS_CONTEXT:
                     if self.halted:
                         return n, (HALTED, ins, None, (), "")
                     if not whole:

@@ -117,20 +117,23 @@ class Kernel:
         self._text_cursor = (address + 15) & ~15
         return start
 
-    def _hook(self, hook: Hook, address: int) -> Callable[[CPU], None]:
+    def _hook(self, hook: Hook, address: int) -> Callable[[CPU], bool | None]:
+        """The CPU hook that runs a modeled routine: True when the run must end (the routine
+        stopped it, or faulted outside any fixup; ``stopped`` says why)."""
         r = self.cpu.r
 
-        def run(_cpu: CPU) -> None:
+        def run(_cpu: CPU) -> bool | None:
             try:
                 hook(self)
             except KernelStop as stop:
                 self.stopped = stop
-                return
+                return True
             except FaultSignal as signal:
                 self.stopped = KernelStop("oops", f"kernel fault outside any fixup: {signal.fault}")
-                return
+                return True
             if r[RIP] == address:
                 r[RIP] = address + 1
+            return None
 
         return run
 
