@@ -125,29 +125,42 @@ def system_call_after_swapgs(k: Kernel) -> None:
 def _fastpath(k: Kernel, base: int) -> None:
     """system_call_fastpath: the bounds check and the call through sys_call_table."""
     r = k.cpu.r
-    if k.options.get("x32", True):
+    x32 = k.options.get("x32", True)
+    if x32:
         nr = r[RAX] & L.SYSCALL_MASK_X32
         r[RAX] = nr  # andl $__SYSCALL_MASK,%eax: a 32-bit op zero-extends rax
-        what = f"andl $__SYSCALL_MASK,%eax -> {nr:#x}; cmpl $__NR_syscall_max,%eax"
     else:
         nr = r[RAX]
-        what = f"cmpq $__NR_syscall_max,%rax ({nr:#x})"
     table = k.tables["sys_call_table"]
     if nr > table.max_number:
         if k.trace is not None:
-            k.note(where("badsys"), f"{what}: above {table.max_number}: RAX slot = -ENOSYS")
+            k.note(
+                where("badsys"),
+                f"{_bounds_check(x32, nr)}: above {table.max_number}: RAX slot = -ENOSYS",
+            )
         k.kwrite(base + _PT["ax"], -k.errno("ENOSYS"), 8)
         ret_from_sys_call(k)
         return
     entry = table.entries[nr]
     if k.trace is not None:
-        k.note(where("system_call_fastpath"), f"{what}: {nr} <= {table.max_number}")
+        k.note(
+            where("system_call_fastpath"),
+            f"{_bounds_check(x32, nr)}: {nr} <= {table.max_number}",
+        )
     if entry in IRET_STUBS:
         ptregs_stub(k, entry, nr)
         return
     r[RCX] = r[R10]
     args = (r[RDI], r[RSI], r[RDX], r[R10], r[R8], r[R9])
     k.call_or_sleep("sys_call_table", nr, args, "system_call_after", (base,))
+
+
+def _bounds_check(x32: bool, nr: int) -> str:
+    """How system_call_fastpath masks and compares the number (with or without the x32 bit
+    masked off, CONFIG_X86_X32_ABI)."""
+    if x32:
+        return f"andl $__SYSCALL_MASK,%eax -> {nr:#x}; cmpl $__NR_syscall_max,%eax"
+    return f"cmpq $__NR_syscall_max,%rax ({nr:#x})"
 
 
 def _system_call_after(k: Kernel, result: int, base: int) -> None:
