@@ -255,6 +255,11 @@ _KEEPS_CONTEXT = frozenset(
 
 _HOOK_RAN = (COMPLETED, None, None, (), "hook")
 
+# The handler _step runs for a decoded instruction (simulator.cpu.threaded's, or the
+# generic one), by the instruction's identity: the entry holds the instruction, so its id
+# cannot be reused while it is here.
+_SPECIALISED: dict[int, tuple[Instruction, Handler]] = {}
+
 # Instructions whose handlers change nothing but the general registers, RIP, RFLAGS and
 # memory (a MOV or POP whose destination is a segment register excepted): a traced step
 # of one need not snapshot the rest of the CPU (see registers_only).
@@ -463,6 +468,25 @@ class CPU(CPUState):
             return COMPLETED, None, None, (), "hook"
         ins: Instruction | None = None
         snap = None
+        owner = None
+        if (
+            self.cache[CS].l
+            and self._cr0 & C.CR0_PG
+            and self.msr.values[M.IA32_EFER] & M.EFER_LMA
+            and not ((start + _CANON) & _M64) >> 48
+        ):
+            # 64-bit code: the fast loop's entry for this instruction, once there is one
+            # (_thread), after the fetch checks _fetch makes on its cached path.
+            vpn = start >> PAGE_SHIFT
+            space = self.space
+            shared = space.shared
+            owner = shared if shared is not None and vpn >= space.split_vpn else space
+            entry = owner.threaded.get((start << 2) | 2)
+            if entry is not None:
+                page = owner.pages.get(vpn)
+                index = FETCH * 4 + (2 if self.cpl == 3 else 0) + ((r[RFLAGS] >> 18) & 1)
+                if page is not None and self._perm[index][page.flags] < 0:
+                    return self._step_entry(entry, start, deliver)
         try:
             got = self._fetch()
             if isinstance(got, Unmodeled):
@@ -475,12 +499,22 @@ class CPU(CPUState):
                 )
             ins = got
             mnemonic = ins.mnemonic
-            fn = HANDLERS.get(mnemonic)
-            if fn is None:
-                return NOT_MODELED, ins, None, (), f"{mnemonic} is decoded but not executed"
+            known = _SPECIALISED.get(id(ins))
+            if known is not None and known[0] is ins:
+                fn = known[1]
+            else:
+                fn = HANDLERS.get(mnemonic)
+                if fn is None:
+                    return NOT_MODELED, ins, None, (), f"{mnemonic} is decoded but not executed"
+                fn = specialise(ins, self._fetch_bits, fn)
+                if len(_SPECIALISED) >= 4096:
+                    _SPECIALISED.clear()
+                _SPECIALISED[id(ins)] = (ins, fn)
             if mnemonic in ROLLBACK:
                 snap = self.snapshot()
             bits = self._fetch_bits
+            if owner is not None:
+                _thread(owner, (start << 2) | 2, start)  # for the next time it runs
             r[RIP] = (start + ins.length) & (_M64 if bits == 64 else _M32 if bits == 32 else 0xFFFF)
             self.shadow = False
             rf = r[RFLAGS] & F.RF
@@ -493,6 +527,27 @@ class CPU(CPUState):
             return (HALTED if self.halted else COMPLETED), ins, None, (), ""
         except (_Stop, FaultSignal) as stop:
             return self._step_failed(stop, snap, start, ins, deliver)
+
+    def _step_entry(
+        self, entry: tuple, start: int, deliver: bool
+    ) -> tuple[str, Instruction | None, Fault | None, tuple[Fault, ...], str]:
+        """:meth:`_step` for 64-bit code whose fetch has been checked, from its fast-loop
+        entry (the specialised handler, the instruction, its length, whether it is plain)."""
+        fn, ins, length, plain, _ = entry
+        r = self.r
+        mnemonic = ins.mnemonic
+        snap = None if plain or mnemonic not in ROLLBACK else self.snapshot()
+        r[RIP] = (start + length) & _M64
+        self.shadow = False
+        rf = r[RFLAGS] & F.RF
+        try:
+            fn(self, ins, start)
+        except (_Stop, FaultSignal) as stop:
+            return self._step_failed(stop, snap, start, ins, deliver)
+        if rf and mnemonic != "iret":
+            r[RFLAGS] &= ~F.RF
+        self.retired += 1
+        return (HALTED if self.halted else COMPLETED), ins, None, (), ""
 
     def _step_failed(
         self,

@@ -22,11 +22,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simulator.cpu.alu import _COND_FLAGS, _CONDITIONS, _PARITY, ARITH_FLAGS
+from simulator.cpu.control import CR0_PE
 from simulator.cpu.faults import GP, Fault, FaultSignal
-from simulator.cpu.flags import AF, CF, OF, SF, ZF
+from simulator.cpu.flags import AF, CF, FIXED1, OF, RF, SF, ZF
 from simulator.cpu.instruction import Imm, Instruction, Reg, Rel
 from simulator.cpu.memory import READ
-from simulator.cpu.registers import RFLAGS, RIP, RSP
+from simulator.cpu.msr import EFER_SCE, IA32_EFER, IA32_FMASK, IA32_LSTAR, IA32_STAR
+from simulator.cpu.registers import R11, RCX, RFLAGS, RIP, RSP
+from simulator.cpu.segments import (
+    CS,
+    FLAT_CODE64_RING0,
+    FLAT_CODE64_RING3,
+    FLAT_STACK_RING0,
+    FLAT_STACK_RING3,
+    SS,
+)
 
 if TYPE_CHECKING:
     from simulator.cpu.execute import CPU
@@ -54,14 +64,14 @@ def specialise(ins: Instruction, bits: int, generic: Handler) -> Handler:
     make = _MAKERS.get(ins.mnemonic)
     if make is None:
         return generic
-    fn = make(ins, bits)
+    fn = make(ins, bits, generic)
     return generic if fn is None else fn
 
 
 # ---------------------------------------------------------------- moves
 
 
-def _mov(ins: Instruction, bits: int) -> Handler | None:
+def _mov(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     dst, src = ins.operands
     if not _wide_reg(dst):
         return None
@@ -88,7 +98,7 @@ def _mov(ins: Instruction, bits: int) -> Handler | None:
 # ---------------------------------------------------------------- arithmetic and logic
 
 
-def _binary(ins: Instruction, bits: int) -> Handler | None:
+def _binary(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     dst, src = ins.operands
     if not _wide_reg(dst):
         return None
@@ -213,7 +223,7 @@ _ALU_MAKERS = {
 }
 
 
-def _incdec(ins: Instruction, bits: int) -> Handler | None:
+def _incdec(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     (dst,) = ins.operands
     if not _wide_reg(dst):
         return None
@@ -252,7 +262,7 @@ def _gp_branch(target: int) -> FaultSignal:
     return FaultSignal(Fault(GP, 0, None, f"branch to non-canonical {target:#x}"))
 
 
-def _jcc(ins: Instruction, bits: int) -> Handler | None:
+def _jcc(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     if bits != 64 or ins.op_size != 8 or ins.cond is None:
         return None
     table = _CONDITIONS[ins.cond]
@@ -269,7 +279,7 @@ def _jcc(ins: Instruction, bits: int) -> Handler | None:
     return jcc
 
 
-def _jmp(ins: Instruction, bits: int) -> Handler | None:
+def _jmp(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     (target,) = ins.operands
     if bits != 64 or ins.op_size != 8 or type(target) is not Rel:
         return None
@@ -288,7 +298,7 @@ def _jmp(ins: Instruction, bits: int) -> Handler | None:
 # ---------------------------------------------------------------- the stack (64-bit mode)
 
 
-def _push(ins: Instruction, bits: int) -> Handler | None:
+def _push(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     (src,) = ins.operands
     if bits != 64 or ins.op_size != 8 or not (_wide_reg(src) and src.size == 8):
         return None
@@ -303,7 +313,7 @@ def _push(ins: Instruction, bits: int) -> Handler | None:
     return push
 
 
-def _pop(ins: Instruction, bits: int) -> Handler | None:
+def _pop(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     (dst,) = ins.operands
     if bits != 64 or ins.op_size != 8 or not (_wide_reg(dst) and dst.size == 8):
         return None
@@ -319,7 +329,70 @@ def _pop(ins: Instruction, bits: int) -> Handler | None:
     return pop
 
 
-def _nop(ins: Instruction, bits: int) -> Handler | None:
+# ---------------------------------------------------------------- SYSCALL and SYSRETQ (64-bit mode)
+# The generic handlers first work out the mode (real, protected, compatibility, 64-bit);
+# an instruction decoded for 64-bit code runs only in 64-bit mode (CS.L = 1 with
+# EFER.LMA = 1), so these skip that, keeping every check that remains (CR0.PE is still
+# read: a CPU loaded by hand with LMA but not PE is in real mode, and the generic handler
+# says what that means).
+
+
+def _syscall(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
+    if bits != 64:
+        return None
+
+    def syscall64(cpu: CPU, ins: Instruction, start: int) -> None:
+        msrs = cpu.msr.values
+        if not (msrs[IA32_EFER] & EFER_SCE and cpu._cr0 & CR0_PE):
+            generic(cpu, ins, start)  # the #UD, with its reason
+            return
+        r = cpu.r
+        star = msrs[IA32_STAR]
+        flags = r[RFLAGS]
+        r[RCX] = r[RIP]
+        r[R11] = flags & ~RF
+        r[RFLAGS] = (flags & ~msrs[IA32_FMASK] & ~RF) | FIXED1
+        cpu.sel[CS] = (star >> 32) & 0xFFFC
+        cpu.cache[CS] = FLAT_CODE64_RING0
+        cpu.sel[SS] = (((star >> 32) & 0xFFFF) + 8) & 0xFFFF
+        cpu.cache[SS] = FLAT_STACK_RING0
+        cpu.cpl = 0
+        r[RIP] = msrs[IA32_LSTAR]
+
+    return syscall64
+
+
+def _sysret(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
+    if bits != 64 or ins.op_size != 8:
+        return None
+
+    def sysretq(cpu: CPU, ins: Instruction, start: int) -> None:
+        msrs = cpu.msr.values
+        r = cpu.r
+        v = cpu.vendor
+        target = r[RCX]
+        if (
+            not msrs[IA32_EFER] & EFER_SCE
+            or cpu.cpl != 0
+            or not cpu._cr0 & CR0_PE
+            or (v.sysret_canonical_fault and ((target + _CANON) & _M64) >> 48)
+        ):
+            generic(cpu, ins, start)  # the #UD or #GP(0), with its reason
+            return
+        base = (msrs[IA32_STAR] >> 48) & 0xFFFF
+        r[RFLAGS] = (r[R11] & 0x3C7FD7) | FIXED1
+        cpu.sel[CS] = ((base + 16) | 3) & 0xFFFF
+        cpu.cache[CS] = FLAT_CODE64_RING3
+        cpu.sel[SS] = ((base + 8) | 3 if v.sysret_ss_rpl3 else base + 8) & 0xFFFF
+        if v.sysret_loads_ss_cache:
+            cpu.cache[SS] = FLAT_STACK_RING3
+        cpu.cpl = 3
+        r[RIP] = target
+
+    return sysretq
+
+
+def _nop(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
     return _nothing
 
 
@@ -327,7 +400,7 @@ def _nothing(cpu: CPU, ins: Instruction, start: int) -> None:
     return None
 
 
-_MAKERS: dict[str, Callable[[Instruction, int], Handler | None]] = {
+_MAKERS: dict[str, Callable[[Instruction, int, Handler], Handler | None]] = {
     "mov": _mov,
     "add": _binary,
     "sub": _binary,
@@ -343,4 +416,6 @@ _MAKERS: dict[str, Callable[[Instruction, int], Handler | None]] = {
     "push": _push,
     "pop": _pop,
     "nop": _nop,
+    "syscall": _syscall,
+    "sysret": _sysret,
 }

@@ -18,7 +18,8 @@ from simulator.cpu import execute as E
 from simulator.cpu.assembler import assemble
 from simulator.cpu.decoder import decode
 from simulator.cpu.faults import FaultSignal
-from simulator.cpu.registers import RFLAGS, RIP, RSP
+from simulator.cpu.msr import EFER_SCE, IA32_EFER
+from simulator.cpu.registers import R11, RCX, RFLAGS, RIP, RSP
 from simulator.cpu.threaded import specialise
 
 REG64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", *[f"r{i}" for i in range(8, 16)]]
@@ -221,3 +222,47 @@ def test_which_forms_are_specialised(text, bits, special):
     ins = decode(assemble(text, mode=bits, address=0), mode=bits)
     generic = E.HANDLERS[ins.mnemonic]
     assert (specialise(ins, bits, generic) is not generic) is special
+
+
+@pytest.fixture(scope="module", params=["intel", "amd"])
+def vendor_machine(request):
+    m = Machine.boot(cpu=request.param)
+    return m, m.spawn("x86_64")
+
+
+@pytest.mark.parametrize("text", ["syscall", "sysretq", "sysret"])
+@pytest.mark.parametrize("cpl", [0, 3])
+@pytest.mark.parametrize("sce", [True, False])
+@pytest.mark.parametrize("pe", [True, False])
+@pytest.mark.parametrize("rcx", [0x40_1000, 0x0000_8000_0000_0000, 0xFFFF_8000_0000_1000])
+def test_specialised_syscall_and_sysret(vendor_machine, text, cpl, sce, pe, rcx):
+    """SYSCALL and SYSRETQ decoded for 64-bit code skip working out the mode: the same state
+    after them as the generic handlers (SDM Vol. 2B SYSCALL, SYSRET; AMD APM Vol. 3), and
+    the same fault, for each vendor, CPL, EFER.SCE, CR0.PE (a CPU loaded with LMA but not
+    PE is in real mode) and canonical or not RCX (Intel raises #GP(0) at CPL 0 for SYSRETQ
+    to a non-canonical RCX; AMD does not)."""
+    m, p = vendor_machine
+    p.run("nop", trace=False)
+    cpu = m.cpu
+    ins = decode(assemble(text, mode=64, address=AT), mode=64)
+    generic = E.HANDLERS[ins.mnemonic]
+    fn = specialise(ins, 64, generic)
+    assert fn is not generic or text == "sysret"  # SYSRET without REX.W: generic
+    saved = cpu.snapshot()
+    try:
+        cpu.cpl = cpl
+        cpu.r[RCX] = rcx
+        cpu.r[R11] = 0x3C_7FD7 | 0x202
+        cpu.r[RIP] = AT + ins.length
+        cpu.r[RFLAGS] = 0x1_0A93  # RF, OF, SF, AF, CF, IF: what SYSCALL masks and saves
+        values = cpu.msr.values
+        values[IA32_EFER] = values[IA32_EFER] | EFER_SCE if sce else values[IA32_EFER] & ~EFER_SCE
+        cpu._cr0 = cpu._cr0 | 1 if pe else cpu._cr0 & ~1
+        state = cpu.snapshot()
+        expected = _outcome(cpu, generic, ins, AT, None)
+        cpu.restore(state)
+        cpu._cr0 = cpu._cr0 | 1 if pe else cpu._cr0 & ~1
+        got = _outcome(cpu, fn, ins, AT, None)
+        assert got == expected
+    finally:
+        cpu.restore(saved)
