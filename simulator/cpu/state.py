@@ -270,6 +270,7 @@ class CPUState:
     __slots__ = (
         "_cr0",
         "_cr4",
+        "_msr_items",
         "_perm",
         "cache",
         "cpl",
@@ -316,6 +317,10 @@ class CPUState:
         self.spaces: dict[int, AddressSpace] = {}
         self.space = AddressSpace("no address space at this CR3")
         self._perm: tuple[tuple[int, ...], ...] = ()
+        # snapshot()'s last MSR tuple, reused while the MSR values stay the same:
+        # (the values dict, its values, the (number, value) pairs). The dict keeps its keys:
+        # MSRFile never adds or removes one, and restore() puts in a new dict.
+        self._msr_items: tuple[object, tuple[int, ...], tuple[tuple[int, int], ...]] | None = None
         self._rebuild_permissions()
 
     # ------------------------------------------------------------------ modes
@@ -759,14 +764,23 @@ class CPUState:
     # -------------------------------------------------------------- snapshots
 
     def snapshot(self) -> Snapshot:
-        """The whole CPU state as a frozen, comparable value (cheap: flat copies)."""
+        """The whole CPU state as a frozen, comparable value (cheap: flat copies; the MSR
+        pairs are shared with the last snapshot while no MSR has changed)."""
+        values = self.msr.values
+        current = tuple(values.values())
+        last = self._msr_items
+        if last is not None and last[0] is values and last[1] == current:
+            msrs = last[2]
+        else:
+            msrs = tuple(values.items())
+            self._msr_items = (values, current, msrs)
         return Snapshot(
             tuple(self.r),
             tuple(self.sel),
             tuple(self.cache),
             self.cpl,
             (self._cr0, self.cr2, self.cr3, self._cr4),
-            tuple(self.msr.values.items()),
+            msrs,
             self.gdtr,
             self.idtr,
             self.ldtr,
