@@ -15,11 +15,11 @@ from simulator.cpu._validate import check_choice, check_int, check_range
 from simulator.cpu.assembler import assemble
 from simulator.cpu.disassembler import format_instruction
 from simulator.cpu.execute import (
-    _HOOK_RAN,
     COMPLETED,
     DELIVERED,
     DELIVERY_SECTION,
     HALTED,
+    HOOK,
     NOT_MODELED,
     SHUTDOWN,
     manual_page,
@@ -29,6 +29,7 @@ from simulator.cpu.faults import FaultSignal
 from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
+from simulator.cpu.state import visible_changes
 from simulator.kernel import exec as kexec
 from simulator.kernel import linux316 as L
 from simulator.kernel import ptrace as P
@@ -1189,8 +1190,6 @@ class Process:
                             return "returned", "", steps
                         if steps >= max_steps:
                             break
-                    elif result is _HOOK_RAN and steptrace is not None:
-                        steptrace.last = None
             if result is None:
                 steps += 1
                 if machine._tick_at is not None:
@@ -1199,7 +1198,7 @@ class Process:
                         machine._tick_at = None
                         machine.tick()
                         if steptrace is not None:
-                            steptrace.last = None
+                            steptrace.forget()
                             steptrace.t.record(
                                 "kernel",
                                 0,
@@ -1214,7 +1213,7 @@ class Process:
                     rip, ring = cpu.r[RIP], cpu.cpl
                     if rip in cpu.hooks:
                         cpu._step(True)
-                        steptrace.last = None
+                        steptrace.forget()
                         result = (COMPLETED, None, None, (), "")
                     else:
                         steptrace.ready()
@@ -1334,31 +1333,41 @@ class Process:
 
 class _StepTrace:
     """What a traced run records of each CPU step, however the step ran (Process._run's own
-    loop, or CPU._run_fast calling this after each instruction): the instruction's text and
-    manual page, what changed (not RIP, not the hidden caches), each exception delivered.
+    loop, or CPU._run_fast calling this after each instruction and each hook): the
+    instruction's text and manual page, what changed (not RIP, not the hidden caches), each
+    exception delivered.
 
-    ``last`` is the last full snapshot and ``last_regs`` the registers after the last step:
-    a step that changes only registers (execute.registers_only) leaves the rest of the CPU
-    as ``last`` has it, so it is diffed on the registers alone; any other step, or one that
-    did not complete, diffs a new full snapshot for the rest. Anything that runs between
-    two steps (a hook, a tick) sets ``last`` to None, and ``ready`` takes a new one."""
+    ``last_regs`` are the registers after the last step and ``last_visible`` the rest of
+    what a step shows (CPUState.visible_state) as of the last step that could change it: a
+    step that changes only registers (execute.registers_only) is diffed on the registers
+    alone; any other, or one that did not complete, reads the rest again. A hook (outcome
+    HOOK) or a tick between two steps can change anything: after a hook everything is read
+    again, and ``forget`` makes the next step read everything first (``ready``)."""
 
-    __slots__ = ("cpu", "last", "last_regs", "t")
+    __slots__ = ("cpu", "last_regs", "last_visible", "t")
 
     def __init__(self, t: Trace, cpu: CPU) -> None:
         self.t = t
         self.cpu = cpu
-        self.last: Snapshot | None = None
+        self.last_visible: tuple | None = None
         self.last_regs: tuple[int, ...] = ()
+
+    def forget(self) -> None:
+        """Something other than a traced step ran."""
+        self.last_visible = None
 
     def ready(self) -> None:
         """Before a step: make sure the state before it is known."""
-        if self.last is None:
-            self.last = self.cpu.snapshot()
-            self.last_regs = self.last.regs
+        if self.last_visible is None:
+            self.last_visible = self.cpu.visible_state()
+            self.last_regs = tuple(self.cpu.r)
 
     def __call__(self, ins, rip: int, ring: int, outcome: str, delivered) -> None:
         """After a step: what it changed, into the trace."""
+        if outcome == HOOK:  # the state after the hook is the next step's before
+            self.last_visible = None
+            self.ready()
+            return
         cpu = self.cpu
         if ins is None:
             text, source, light = outcome, "", False
@@ -1367,9 +1376,9 @@ class _StepTrace:
         regs = tuple(cpu.r)
         changes: tuple = ()
         if outcome != COMPLETED or not light:
-            after = cpu.snapshot()
-            changes = tuple(self.last.diff_items(after, hidden=False, registers=False))  # type: ignore[union-attr]
-            self.last = after
+            visible = cpu.visible_state()
+            changes = tuple(visible_changes(self.last_visible, visible))  # type: ignore[arg-type]
+            self.last_visible = visible
         if outcome in (DELIVERED, SHUTDOWN):
             source = DELIVERY_SECTION
         t = self.t

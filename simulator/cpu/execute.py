@@ -80,6 +80,7 @@ _CANON = 1 << 47
 
 # Outcome kinds of one step.
 COMPLETED = "completed"
+HOOK = "hook"  # what the fast loop tells its trace_step when a hook ran in place of code
 FAULTED = "faulted"  # the fault was reported, not delivered; state as before
 DELIVERED = "delivered"  # a fault was delivered through the IDT
 HALTED = "halted"
@@ -601,7 +602,8 @@ class CPU(CPUState):
 
         ``trace_step``, when given, is called after each instruction the loop ran with the
         instruction, its address, the CPL it ran at, its outcome and the faults it
-        delivered (a traced run records the step there)."""
+        delivered (a traced run records the step there), and after each hook with no
+        instruction and the outcome HOOK."""
         n = 0
         r = self.r
         hooks = self.hooks
@@ -645,7 +647,10 @@ class CPU(CPUState):
                 hook = hooks.get(start)
                 if hook is not None:
                     n += 1
-                    if hook(self) or whole is False or trace_step is not None:
+                    stop = hook(self)
+                    if trace_step is not None:
+                        trace_step(None, start, ring, HOOK, ())
+                    if stop or not whole:
                         return n, _HOOK_RAN
                     break  # the hook may have changed anything: read the context again
                 if entry is None:

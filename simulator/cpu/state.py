@@ -235,6 +235,33 @@ class Snapshot:
         return tuple(Change(k, a[k], b[k]) for k in a if a[k] != b[k])
 
 
+def visible_changes(before: tuple, after: tuple) -> list[tuple[str, Any, Any]]:
+    """(name, before, after) for what differs between two ``CPUState.visible_state``
+    tuples, named and ordered as ``Snapshot.diff_items(hidden=False, registers=False)``
+    names them: selectors, CPL, control registers, MSRs, GDTR, IDTR, LDTR, TR."""
+    if before == after:
+        return []
+    out: list[tuple[str, Any, Any]] = []
+    a_sel, b_sel = before[0], after[0]
+    if a_sel != b_sel:
+        out += [(n, a, b) for n, a, b in zip(SREG_NAMES, a_sel, b_sel, strict=True) if a != b]
+    if before[1] != after[1]:
+        out.append(("cpl", before[1], after[1]))
+    if before[2] != after[2]:
+        crs = zip(("cr0", "cr2", "cr3", "cr4"), before[2], after[2], strict=True)
+        out += [(n, a, b) for n, a, b in crs if a != b]
+    if before[3] is not after[3] and before[3] != after[3]:
+        b_msrs = dict(after[3])
+        out += [(M.NAMES[n], v, b_msrs[n]) for n, v in before[3] if v != b_msrs[n]]
+    for name, a, b in zip(_TABLE_NAMES, before[4:], after[4:], strict=True):
+        if a is not b and a != b:
+            out.append((name, a, b))
+    return out
+
+
+_TABLE_NAMES = ("gdtr", "idtr", "ldtr", "tr")
+
+
 def register_changes(
     before: tuple[int, ...], after: tuple[int, ...], *, rip: bool = False
 ) -> list[tuple[str, int, int]]:
@@ -763,28 +790,46 @@ class CPUState:
 
     # -------------------------------------------------------------- snapshots
 
-    def snapshot(self) -> Snapshot:
-        """The whole CPU state as a frozen, comparable value (cheap: flat copies; the MSR
-        pairs are shared with the last snapshot while no MSR has changed)."""
+    def _msr_pairs(self) -> tuple[tuple[int, int], ...]:
+        """The MSRs as (number, value) pairs: the last tuple made while no MSR changed."""
         values = self.msr.values
         current = tuple(values.values())
         last = self._msr_items
         if last is not None and last[0] is values and last[1] == current:
-            msrs = last[2]
-        else:
-            msrs = tuple(values.items())
-            self._msr_items = (values, current, msrs)
+            return last[2]
+        msrs = tuple(values.items())
+        self._msr_items = (values, current, msrs)
+        return msrs
+
+    def snapshot(self) -> Snapshot:
+        """The whole CPU state as a frozen, comparable value (cheap: flat copies; the MSR
+        pairs are shared with the last snapshot while no MSR has changed)."""
         return Snapshot(
             tuple(self.r),
             tuple(self.sel),
             tuple(self.cache),
             self.cpl,
             (self._cr0, self.cr2, self.cr3, self._cr4),
-            msrs,
+            self._msr_pairs(),
             self.gdtr,
             self.idtr,
             self.ldtr,
             self.tr,
+        )
+
+    def visible_state(self) -> tuple:
+        """What a trace's CPU step shows of the CPU besides the registers, as one flat tuple:
+        selectors, CPL, control registers, MSR pairs, GDTR, IDTR, and the LDTR and TR
+        selectors (the hidden caches left out). :func:`visible_changes` diffs two."""
+        return (
+            tuple(self.sel),
+            self.cpl,
+            (self._cr0, self.cr2, self.cr3, self._cr4),
+            self._msr_pairs(),
+            self.gdtr,
+            self.idtr,
+            self.ldtr[0],
+            self.tr[0],
         )
 
     def restore(self, snap: Snapshot) -> None:

@@ -3,12 +3,14 @@ speed; these tests pin that they change nothing a program or a trace can see).""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import attrs
 
 from simulator import Machine
 from simulator.cpu.registers import FULL_NAMES, RIP
 from simulator.cpu.segments import DescriptorCache
-from simulator.cpu.state import register_changes
+from simulator.cpu.state import register_changes, visible_changes
 
 
 def test_cached_instruction_still_checks_the_page_at_the_new_cpl():
@@ -60,77 +62,110 @@ def test_traced_and_untraced_runs_end_alike():
     assert ends[0][2] == b" a sy" + bytes(11)  # the third 5-byte read of the file
 
 
-def test_fast_diff_is_the_named_diff(monkeypatch):
-    """Snapshot.diff (flat tuples first) gives exactly what comparing every named field gives,
-    in the same order, on every traced step of every way in (mode and CPL changes, segment
-    caches, MSRs, the IDT delivery of a fault)."""
-    from simulator.cpu.state import Snapshot
+WAYS_IN = (
+    ("x86_64", "intel", "x86_64", "syscall"),
+    ("x86_64", "intel", "i386", "sysenter"),
+    ("x86_64", "amd", "i386", "kernel_vsyscall"),
+    ("x86_64", "intel", "x86_64", "int80"),
+    ("i386", "intel", "i386", "kernel_vsyscall"),
+    ("i386", "amd", "i386", "int80"),
+    ("i386", "intel", "i386", "syscall"),  # #UD, delivered through the IDT: SIGILL
+)
+PROGRAMS = (
+    "mov eax, 39\nsyscall\npush rax\npop rbx\nmov ax, ss\nmov ds, ax\nmov fs, ax",
+    "mov r12, 2\nloop:\nxor eax, eax\nmov eax, 39\nsyscall\nsub r12, 1\njnz loop\nud2",
+    "mov eax, 20\nint 0x80\nrdtsc\nmov eax, dword ptr [0x10]",
+)
 
-    fast = Snapshot.diff_items
-    seen = [0]
 
-    def checked(self, later, *, hidden=True, registers=True):
-        got = fast(self, later, hidden=hidden, registers=registers)
-        named = [(c.name, c.before, c.after) for c in self.diff_slow(later)]
-        if not hidden:  # what a trace shows: not rip, not the hidden caches
-            named = [c for c in named if c[0] != "rip" and not c[0].endswith(".cache")]
-        if not registers:
-            named = [c for c in named if c[0] not in FULL_NAMES]
-        assert named == got
-        for hidden_ in (True, False):  # and the forms the traced loop does not ask for
-            both = fast(self, later, hidden=hidden_)
-            assert both == register_changes(self.regs, later.regs, rip=hidden_) + fast(
-                self, later, hidden=hidden_, registers=False
-            )
-        seen[0] += 1
-        return got
-
-    monkeypatch.setattr(Snapshot, "diff_items", checked)
-    for kernel, cpu, abi_name, via in (
-        ("x86_64", "intel", "x86_64", "syscall"),
-        ("x86_64", "intel", "i386", "sysenter"),
-        ("x86_64", "amd", "i386", "kernel_vsyscall"),
-        ("x86_64", "intel", "x86_64", "int80"),
-        ("i386", "intel", "i386", "kernel_vsyscall"),
-        ("i386", "amd", "i386", "int80"),
-        ("i386", "intel", "i386", "syscall"),  # #UD, delivered through the IDT: SIGILL
-    ):
+def _traces() -> list[str]:
+    """Traced calls by every way in, and traced programs that load segment registers, fault
+    and cross rings, rendered."""
+    out = []
+    for kernel, cpu, abi_name, via in WAYS_IN:
         p = Machine.boot(kernel=kernel, cpu=cpu).spawn(abi_name)
-        p.syscall("getpid", via=via, trace=True)
-    assert seen[0] > 20
+        out.append(p.syscall("getpid", via=via, trace=True).trace.render())
+    for program in PROGRAMS:
+        p = Machine.boot().spawn("x86_64")
+        out.append(p.run(program, trace=True).trace.render())
+    return out
 
 
-def test_register_only_steps_trace_as_full_snapshots_would(monkeypatch):
-    """A traced step of an instruction that changes only registers (and memory) is diffed on
-    the registers alone (registers_only); the trace is the one full snapshots before and
-    after every step give, on every way in and on programs that load segment registers,
-    fault, and cross rings."""
+def test_fast_diffs_are_the_named_diff(monkeypatch):
+    """Snapshot.diff_items (flat tuples first) and visible_changes (what a traced step shows
+    besides the registers) give exactly what comparing every named field gives, in the same
+    order, between the states after the traced steps of every way in (mode and CPL changes,
+    segment caches, MSRs, the IDT delivery of a fault)."""
     import simulator.machine as machine_module
 
-    programs = [
-        "mov eax, 39\nsyscall\npush rax\npop rbx\nmov ax, ss\nmov ds, ax\nmov fs, ax",
-        "mov r12, 2\nloop:\nxor eax, eax\nmov eax, 39\nsyscall\nsub r12, 1\njnz loop\nud2",
-        "mov eax, 20\nint 0x80\nrdtsc\nmov eax, dword ptr [0x10]",
-    ]
+    states = []
+    record = machine_module._StepTrace.__call__
 
-    def traces():
-        out = []
-        for kernel, cpu, abi_name, via in (
-            ("x86_64", "intel", "x86_64", "syscall"),
-            ("x86_64", "amd", "i386", "kernel_vsyscall"),
-            ("i386", "intel", "i386", "int80"),
-            ("i386", "intel", "i386", "syscall"),
-        ):
-            p = Machine.boot(kernel=kernel, cpu=cpu).spawn(abi_name)
-            out.append(p.syscall("getpid", via=via, trace=True).trace.render())
-        for program in programs:
-            p = Machine.boot().spawn("x86_64")
-            out.append(p.run(program, trace=True).trace.render())
-        return out
+    def spy(self, *args):
+        record(self, *args)
+        states.append((self.cpu.snapshot(), self.cpu.visible_state()))
 
-    light = traces()
-    monkeypatch.setattr(machine_module, "registers_only", lambda ins: False)
-    assert traces() == light
+    monkeypatch.setattr(machine_module._StepTrace, "__call__", spy)
+    _traces()
+    assert len(states) > 50
+    for (a, va), (b, vb) in pairwise(states):
+        named = [(c.name, c.before, c.after) for c in a.diff_slow(b)]
+        assert a.diff_items(b) == named
+        shown = [c for c in named if c[0] != "rip" and not c[0].endswith(".cache")]
+        assert a.diff_items(b, hidden=False) == shown
+        rest = [c for c in shown if c[0] not in FULL_NAMES]
+        assert a.diff_items(b, hidden=False, registers=False) == rest
+        assert visible_changes(va, vb) == rest
+        assert register_changes(a.regs, b.regs) + rest == shown
+
+
+class _FullSnapshots:
+    """The definition a traced step's changes are checked against: a full snapshot before
+    and after every step, diffed whole (Snapshot.diff_items without RIP and the caches)."""
+
+    def __init__(self, t, cpu) -> None:
+        self.t, self.cpu, self.before = t, cpu, None
+
+    def forget(self) -> None:
+        self.before = None
+
+    def ready(self) -> None:
+        if self.before is None:
+            self.before = self.cpu.snapshot()
+
+    def __call__(self, ins, rip, ring, outcome, delivered) -> None:
+        from simulator.cpu.disassembler import format_instruction
+        from simulator.cpu.execute import DELIVERY_SECTION, HOOK, manual_page
+
+        after = self.cpu.snapshot()
+        if outcome != HOOK:
+            text = outcome if ins is None else format_instruction(ins, address=rip)
+            source = "" if ins is None else manual_page(ins.mnemonic, self.cpu.vendor.name)
+            if outcome in ("delivered", "shutdown"):
+                source = DELIVERY_SECTION
+            changes = tuple(self.before.diff_items(after, hidden=False))
+            self.t.record("cpu", ring, source or "CPU", text, changes, rip)
+            for fault in delivered:
+                self.t.record(
+                    "fault",
+                    ring,
+                    "Intel SDM Vol. 3A §6.12 (delivery through the IDT)",
+                    f"{fault} delivered",
+                )
+        self.before = after
+
+
+def test_traced_steps_are_what_full_snapshots_give(monkeypatch):
+    """A traced step is diffed on the registers alone when its instruction changes only
+    registers and memory (registers_only), on the rest of the visible state otherwise, with
+    the register names put on when the trace is read: the traces are the ones a full
+    snapshot before and after every step gives, on every way in and on programs that load
+    segment registers, fault, and cross rings."""
+    import simulator.machine as machine_module
+
+    light = _traces()
+    monkeypatch.setattr(machine_module, "_StepTrace", _FullSnapshots)
+    assert _traces() == light
 
 
 def test_condition_table_is_table_b1():
