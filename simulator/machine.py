@@ -1175,7 +1175,9 @@ class Process:
                 if budget > 0:
                     if steptrace is not None:
                         steptrace.ready()
-                    n, result = cpu._run_fast(budget, *fast, steptrace)
+                    n, result = cpu._run_fast(
+                        budget, *fast, steptrace.step if steptrace is not None else None
+                    )
                     steps += n
                     if tick is not None:
                         machine._tick_at = tick - n
@@ -1219,7 +1221,7 @@ class Process:
                         steptrace.ready()
                         result = cpu._step(True)
                         outcome, ins, _, delivered, _ = result
-                        steptrace(ins, rip, ring, outcome, delivered)
+                        steptrace.step(ins, rip, ring, outcome, delivered)
             if k.stopped is not None:
                 stop = k.stopped
                 k.stopped = None
@@ -1344,11 +1346,12 @@ class _StepTrace:
     HOOK) or a tick between two steps can change anything: after a hook everything is read
     again, and ``forget`` makes the next step read everything first (``ready``)."""
 
-    __slots__ = ("cpu", "last_regs", "last_visible", "t")
+    __slots__ = ("cpu", "last_regs", "last_visible", "t", "vendor")
 
     def __init__(self, t: Trace, cpu: CPU) -> None:
         self.t = t
         self.cpu = cpu
+        self.vendor = cpu.vendor.name
         self.last_visible: tuple | None = None
         self.last_regs: tuple[int, ...] = ()
 
@@ -1362,7 +1365,7 @@ class _StepTrace:
             self.last_visible = self.cpu.visible_state()
             self.last_regs = tuple(self.cpu.r)
 
-    def __call__(self, ins, rip: int, ring: int, outcome: str, delivered) -> None:
+    def step(self, ins, rip: int, ring: int, outcome: str, delivered) -> None:
         """After a step: what it changed, into the trace."""
         if outcome == HOOK:  # the state after the hook is the next step's before
             self.last_visible = None
@@ -1372,7 +1375,7 @@ class _StepTrace:
         if ins is None:
             text, source, light = outcome, "", False
         else:
-            text, source, light = _describe(ins, rip, cpu.vendor.name)
+            text, source, light = _describe(ins, rip, self.vendor)
         regs = tuple(cpu.r)
         changes: tuple = ()
         if outcome != COMPLETED or not light:
@@ -1394,23 +1397,22 @@ class _StepTrace:
             )
 
 
-_TEXT_MEMO: dict[tuple[int, int], tuple[object, str, str, str, bool]] = {}
+_TEXT_MEMO: dict[int, tuple[object, int, str, str, str, bool]] = {}
 
 
 def _describe(ins, rip: int, vendor: str) -> tuple[str, str, bool]:
     """An instruction's text, its manual page and whether it changes registers only,
-    remembered per instruction and address (the same bytes at the same place read the
-    same)."""
-    key = (id(ins), rip)
-    hit = _TEXT_MEMO.get(key)
-    if hit is not None and hit[0] is ins and hit[3] == vendor:
-        return hit[1], hit[2], hit[4]
+    remembered per instruction (by identity: the entry holds it, so its id is not reused)
+    and address (the same bytes at the same place read the same)."""
+    hit = _TEXT_MEMO.get(id(ins))
+    if hit is not None and hit[0] is ins and hit[1] == rip and hit[2] == vendor:
+        return hit[3], hit[4], hit[5]
     text = format_instruction(ins, address=rip)
     source = manual_page(ins.mnemonic, vendor)
     light = registers_only(ins)
     if len(_TEXT_MEMO) >= 4096:
         _TEXT_MEMO.clear()
-    _TEXT_MEMO[key] = (ins, text, source, vendor, light)
+    _TEXT_MEMO[id(ins)] = (ins, rip, vendor, text, source, light)
     return text, source, light
 
 

@@ -1,19 +1,20 @@
-"""Threaded code: a handler specialised to one decoded instruction, for the untraced fast loop.
+"""Threaded code: a handler specialised to one decoded instruction.
 
 The generic handlers of :mod:`simulator.cpu.execute` read their operands through
 ``CPU._get``/``CPU._put``, look the flag rules up by size and compute the flags through
 :mod:`simulator.cpu.alu`: seven or eight Python calls for ``xor eax, eax``. An
 instruction at a given address decodes the same way every time it runs, so the forms
 that loops spend their time in (register and immediate moves, the arithmetic and logic
-operations on registers, relative jumps, pushes and pops of registers in 64-bit mode)
-get a closure here with the operands, masks and sign bits bound once, when the
-instruction is first run from the decode cache.
+operations on registers; in 64-bit mode relative jumps, pushes and pops of registers,
+SYSCALL and SYSRETQ) get a closure here with the operands, masks and sign bits bound
+once, when the instruction first runs (CPU._run_fast and CPU._step use them).
 
 Each closure does exactly what the generic handler does for that form, fault for fault
 and flag for flag (the SDM pages are those of the generic handlers; the arithmetic is
-:mod:`simulator.cpu.alu`'s, written out). ``tests/unit/test_threaded.py`` runs both on
-random operands and states and compares every register, flag and fault. Anything not
-listed here runs its generic handler.
+:mod:`simulator.cpu.alu`'s, written out; a refusal is left to the generic handler, which
+raises it with its reason). ``tests/unit/test_threaded.py`` runs both on random and
+corner operands and states and compares every register, flag, stack byte and fault.
+Anything not listed here runs its generic handler.
 """
 
 from __future__ import annotations

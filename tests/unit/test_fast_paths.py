@@ -99,13 +99,13 @@ def test_fast_diffs_are_the_named_diff(monkeypatch):
     import simulator.machine as machine_module
 
     states = []
-    record = machine_module._StepTrace.__call__
+    record = machine_module._StepTrace.step
 
     def spy(self, *args):
         record(self, *args)
         states.append((self.cpu.snapshot(), self.cpu.visible_state()))
 
-    monkeypatch.setattr(machine_module._StepTrace, "__call__", spy)
+    monkeypatch.setattr(machine_module._StepTrace, "step", spy)
     _traces()
     assert len(states) > 50
     for (a, va), (b, vb) in pairwise(states):
@@ -133,7 +133,7 @@ class _FullSnapshots:
         if self.before is None:
             self.before = self.cpu.snapshot()
 
-    def __call__(self, ins, rip, ring, outcome, delivered) -> None:
+    def step(self, ins, rip, ring, outcome, delivered) -> None:
         from simulator.cpu.disassembler import format_instruction
         from simulator.cpu.execute import DELIVERY_SECTION, HOOK, manual_page
 
