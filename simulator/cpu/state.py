@@ -250,12 +250,18 @@ def visible_changes(before: tuple, after: tuple) -> list[tuple[str, Any, Any]]:
     if before[2] != after[2]:
         crs = zip(("cr0", "cr2", "cr3", "cr4"), before[2], after[2], strict=True)
         out += [(n, a, b) for n, a, b in crs if a != b]
-    if before[3] is not after[3] and before[3] != after[3]:
-        b_msrs = dict(after[3])
-        out += [(M.NAMES[n], v, b_msrs[n]) for n, v in before[3] if v != b_msrs[n]]
-    for name, a, b in zip(_TABLE_NAMES, before[4:], after[4:], strict=True):
-        if a is not b and a != b:
-            out.append((name, a, b))
+    a_msrs, b_msrs = before[3], after[3]
+    if a_msrs is not b_msrs and a_msrs != b_msrs:
+        if [n for n, _ in a_msrs] == [n for n, _ in b_msrs]:  # the same MSRs, in one order
+            pairs = zip(a_msrs, b_msrs, strict=True)
+            out += [(M.NAMES[n], a, b) for (n, a), (_, b) in pairs if a != b]
+        else:
+            later = dict(b_msrs)
+            out += [(M.NAMES[n], v, later[n]) for n, v in a_msrs if v != later[n]]
+    if before[4:] != after[4:]:
+        for name, a, b in zip(_TABLE_NAMES, before[4:], after[4:], strict=True):
+            if a is not b and a != b:
+                out.append((name, a, b))
     return out
 
 
