@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-import abi
+from simulator._lazy import lazy
 from simulator.cpu import CPU, Snapshot
 from simulator.cpu._validate import check_choice, check_int, check_range
-from simulator.cpu.assembler import assemble
 from simulator.cpu.disassembler import format_instruction
 from simulator.cpu.execute import (
     COMPLETED,
@@ -30,15 +29,24 @@ from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
 from simulator.cpu.state import visible_changes
-from simulator.kernel import exec as kexec
-from simulator.kernel import linux316 as L
-from simulator.kernel import ptrace as P
-from simulator.kernel import vdso32
-from simulator.kernel.boot import boot
-from simulator.kernel.fs import FileSystem
-from simulator.kernel.kernel import Kernel, KernelStop
-from simulator.kernel.task import Console, Task
 from simulator.trace import FAULT, Trace
+
+if TYPE_CHECKING:
+    from simulator.kernel.fs import FileSystem
+    from simulator.kernel.kernel import Kernel
+    from simulator.kernel.task import Task
+
+# The toy kernel, the ABI facts and the assembler load with the first boot
+# (simulator/_lazy.py).
+abi = lazy("abi")
+kexec = lazy("simulator.kernel.exec")
+L = lazy("simulator.kernel.linux316")
+P = lazy("simulator.kernel.ptrace")
+vdso32 = lazy("simulator.kernel.vdso32")
+_boot = lazy("simulator.kernel.boot")
+_fs = lazy("simulator.kernel.fs")
+_task = lazy("simulator.kernel.task")
+_asm = lazy("simulator.cpu.assembler")
 
 KERNELS = ("x86_64", "i386")
 VENDORS = ("intel", "amd")
@@ -211,7 +219,7 @@ class Machine:
         self.seed = seed
         self.random: random.Random = random.Random(seed)  # every random choice comes from here
         kernel.random = self.random
-        self.fs: FileSystem = FileSystem.standard()
+        self.fs: FileSystem = _fs.FileSystem.standard()
         kernel.fs = self.fs
         self.processes: dict[int, Process] = {}
         self._next_pid = 1
@@ -247,7 +255,7 @@ class Machine:
         check_int("seed", seed, 64)
         if options is not None and not isinstance(options, Mapping):
             raise TypeError(f"options: expected a mapping, received {type(options).__name__}")
-        k, trace = boot(
+        k, trace = _boot.boot(
             kernel,
             cpu,
             what_if=dict(what_if or {}),
@@ -314,7 +322,7 @@ class Machine:
             values = copy.deepcopy(fields)
             task = k.tasks.get(pid)
             if task is None:
-                task = Task(mm=mm, **values)
+                task = _task.Task(mm=mm, **values)
                 k.tasks[pid] = task
                 self.processes[pid] = Process(self, task)
             else:
@@ -584,8 +592,8 @@ class Machine:
             stack_base, m.thread_size, user=False, writable=True, executable=False, zero=True
         )
         top = stack_base + m.thread_size
-        task = Task(pid=pid, abi=abi_name, mm=mm, cr3=cr3, kernel_stack_top=top)
-        console = Console()
+        task = _task.Task(pid=pid, abi=abi_name, mm=mm, cr3=cr3, kernel_stack_top=top)
+        console = _task.Console()
         task.fds = {0: console, 1: console, 2: console}
         if k.kind == "x86_64" and abi_name == "i386":
             task.set_flag(L.TIF_IA32)
@@ -725,7 +733,7 @@ class Process:
         """The bytes written to the console on fd 1, its standard output; empty when fd 1 is
         not a console (closed, or a pipe or a file)."""
         console = self.task.fds.get(1)
-        return bytes(console.output) if isinstance(console, Console) else b""
+        return bytes(console.output) if isinstance(console, _task.Console) else b""
 
     def _require_alive(self) -> None:
         if not self.alive:
@@ -903,10 +911,10 @@ class Process:
         if wide:
             for reg, value in zip(("rdi", "rsi", "rdx"), args, strict=False):
                 cpu.regs.write(reg, check_int(reg, value, width))
-            code = assemble(f"mov rax, {target:#x}\ncall rax", mode=64, address=start)
+            code = _asm.assemble(f"mov rax, {target:#x}\ncall rax", mode=64, address=start)
         else:
             pushes = "".join(f"push {check_int('arg', v, 32):#x}\n" for v in reversed(args))
-            code = assemble(
+            code = _asm.assemble(
                 f"{pushes}call {target:#x}\nadd esp, {4 * len(args)}", mode=32, address=start
             )
         self.task.mm.poke(start, code)
@@ -1029,13 +1037,13 @@ class Process:
     def _make_trampoline(self, via: str) -> bytes:
         k = self.machine.kernel
         if self.abi != "i386":
-            return assemble(
+            return _asm.assemble(
                 {"syscall": "syscall", "int80": "int 0x80", "sysenter": "sysenter"}[via]
             )
         if via == "int80":
-            return assemble("int 0x80", mode=32)
+            return _asm.assemble("int 0x80", mode=32)
         if via == "kernel_vsyscall":
-            return assemble("call dword ptr gs:[0x10]", mode=32)
+            return _asm.assemble("call dword ptr gs:[0x10]", mode=32)
         # via sysenter / syscall: call the vDSO's sequence for that instruction; when the
         # kernel chose another variant, a copy of the asked-for one sits after the call.
         if k.vdso_variant.name == via:
@@ -1043,7 +1051,7 @@ class Process:
         else:
             target = k.map.user_text + 0x200 + (0x100 if via == "syscall" else 0)
         call_at = k.map.user_text + TRAMPOLINE_OFFSET
-        return assemble(f"call {target:#x}", mode=32, address=call_at)
+        return _asm.assemble(f"call {target:#x}", mode=32, address=call_at)
 
     def syscall(
         self,
@@ -1290,7 +1298,7 @@ class Process:
         start = k.map.user_text + RUN_OFFSET
         mode = 64 if self.wide or self.abi == "x32" else 32
         if isinstance(code, str):
-            data = assemble(code, mode=mode, address=start)
+            data = _asm.assemble(code, mode=mode, address=start)
         elif isinstance(code, (bytes, bytearray)):
             data = bytes(code)
         else:
@@ -1416,4 +1424,4 @@ def _describe(ins, rip: int, vendor: str) -> tuple[str, str, bool]:
     return text, source, light
 
 
-_ = (FaultSignal, KernelStop, RAX)
+_ = (FaultSignal, RAX)

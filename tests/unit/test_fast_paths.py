@@ -265,3 +265,33 @@ def test_fast_loop_stops_where_the_run_ends():
     assert cpu._run_fast(10, rip, 0, 0, True) == (0, True)
     steps, result = cpu._run_fast(10, -1, 0, 0, True)
     assert steps == 1 and result[0] == "delivered" and result[2].vector == 13
+
+
+def test_import_leaves_the_kernel_for_the_first_boot():
+    """`import simulator` loads the CPU model, the trace and the facade; the toy kernel, the
+    ABI facts and the assembler load when a machine first boots (simulator/_lazy.py), and
+    booting works the same (a fresh interpreter, so nothing is imported already)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import simulator\n"
+        "late = ('abi', 'simulator.kernel.kernel', 'simulator.kernel.ptrace',"
+        " 'simulator.cpu.assembler')\n"
+        "print(sorted(n for n in late if n in sys.modules and"
+        " type(sys.modules[n]).__name__ == 'module'))\n"
+        "p = simulator.Machine.boot().spawn('x86_64')\n"
+        "print(p.syscall('getpid', trace=False).ret == p.pid)\n"
+        "print(sorted(n for n in late if type(sys.modules[n]).__name__ == 'module'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "True"
+    assert out[2] == str(
+        sorted(
+            ("abi", "simulator.kernel.kernel", "simulator.kernel.ptrace", "simulator.cpu.assembler")
+        )
+    )
