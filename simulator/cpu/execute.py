@@ -673,7 +673,7 @@ class CPU(CPUState):
                         return n, None
                     allowed = vpn
                 fn, ins, length, plain, _ = entry
-                if plain:  # not in ROLLBACK, not IRET, in _KEEPS_CONTEXT
+                if plain:  # not in ROLLBACK, not IRET, in _KEEPS_CONTEXT: _step_entry inlined
                     r[RIP] = (start + length) & _M64
                     self.shadow = False
                     rf = r[RFLAGS] & rf_bit
@@ -691,30 +691,15 @@ class CPU(CPUState):
                     if trace_step is not None:
                         trace_step(ins, start, ring, COMPLETED, ())
                     continue
-                mnemonic = ins.mnemonic
-                snap = self.snapshot() if mnemonic in ROLLBACK else None
-                r[RIP] = (start + length) & _M64
-                self.shadow = False
-                rf = r[RFLAGS] & rf_bit
+                # Not plain: it can change the fetch context (or needs a rollback snapshot,
+                # or is IRET), so the loop reads the context again after it.
                 n += 1
-                try:
-                    fn(self, ins, start)
-                except (_Stop, FaultSignal) as stop:
-                    failed = self._step_failed(stop, snap, start, ins, True)
-                    if trace_step is not None:
-                        trace_step(ins, start, ring, failed[0], failed[3])
-                    return n, failed
-                if rf and mnemonic != "iret":
-                    r[RFLAGS] &= ~rf_bit
-                self.retired += 1
+                result = self._step_entry(entry, start, True)
                 if trace_step is not None:
-                    trace_step(ins, start, ring, HALTED if self.halted else COMPLETED, ())
-                if mnemonic not in _KEEPS_CONTEXT:
-                    if self.halted:
-                        return n, (HALTED, ins, None, (), "")
-                    if not whole:
-                        return n, (COMPLETED, ins, None, (), "")
-                    break
+                    trace_step(ins, start, ring, result[0], result[3])
+                if result[0] != COMPLETED or not whole:
+                    return n, result
+                break
 
     def _deliver_exception(
         self, fault: Fault, return_rip: int, ins: Instruction | None

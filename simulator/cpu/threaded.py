@@ -20,6 +20,7 @@ Anything not listed here runs its generic handler.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import and_, or_, xor
 from typing import TYPE_CHECKING
 
 from simulator.cpu.alu import _COND_FLAGS, _CONDITIONS, _PARITY, ARITH_FLAGS
@@ -116,57 +117,16 @@ def _binary(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
 
 
 def _logic(op: str, writes: bool):
+    fn = {"and": and_, "or": or_, "xor": xor}[op]
+
     def make(d: int, s: int, imm: int | None, mask: int, sign: int) -> Handler:
-        if imm is None:
-            if op == "and":
-
-                def run(cpu: CPU, ins: Instruction, start: int) -> None:
-                    r = cpu.r
-                    v = r[d] & r[s] & mask
-                    if writes:
-                        r[d] = v
-                    r[RFLAGS] = (
-                        (r[RFLAGS] & _NOT_ARITH)
-                        | _PARITY[v & 0xFF]
-                        | (ZF if v == 0 else 0)
-                        | (SF if v & sign else 0)
-                    )
-
-            elif op == "or":
-
-                def run(cpu: CPU, ins: Instruction, start: int) -> None:
-                    r = cpu.r
-                    v = (r[d] | r[s]) & mask
-                    r[d] = v
-                    r[RFLAGS] = (
-                        (r[RFLAGS] & _NOT_ARITH)
-                        | _PARITY[v & 0xFF]
-                        | (ZF if v == 0 else 0)
-                        | (SF if v & sign else 0)
-                    )
-
-            else:
-
-                def run(cpu: CPU, ins: Instruction, start: int) -> None:
-                    r = cpu.r
-                    v = (r[d] ^ r[s]) & mask
-                    r[d] = v
-                    r[RFLAGS] = (
-                        (r[RFLAGS] & _NOT_ARITH)
-                        | _PARITY[v & 0xFF]
-                        | (ZF if v == 0 else 0)
-                        | (SF if v & sign else 0)
-                    )
-
-            return run
-        b = imm
-        fn = {"and": int.__and__, "or": int.__or__, "xor": int.__xor__}[op]
-
-        def run_imm(cpu: CPU, ins: Instruction, start: int) -> None:
+        # Bitwise operations commute with the mask: (a & m) op (b & m) == (a op b) & m, and
+        # an immediate already fits the operand size.
+        def run(cpu: CPU, ins: Instruction, start: int) -> None:
             r = cpu.r
-            v = fn(r[d] & mask, b)
+            v = fn(r[d], imm if s < 0 else r[s]) & mask
             if writes:
-                r[d] = v & mask
+                r[d] = v
             r[RFLAGS] = (
                 (r[RFLAGS] & _NOT_ARITH)
                 | _PARITY[v & 0xFF]
@@ -174,7 +134,7 @@ def _logic(op: str, writes: bool):
                 | (SF if v & sign else 0)
             )
 
-        return run_imm
+        return run
 
     return make
 
