@@ -728,7 +728,8 @@ class CPUState:
             if page is None or self._perm[index][page.flags] >= 0:
                 self._page_for(address, WRITE, implicit, stack)  # raises the #PF
             page.data[off : off + size] = data  # type: ignore[union-attr]
-            if owner.code_vpns:
+            code = owner.code_vpns
+            if code and (vpn in code or (vpn - 1) in code):
                 owner.code_changed(vpn)
             return
         self._check_canonical(address, size, stack)

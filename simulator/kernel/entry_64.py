@@ -46,7 +46,9 @@ TIF_WORK_SYSCALL_ENTRY = P.TIF_WORK_SYSCALL_ENTRY
 TIF_ALLWORK = P.TIF_ALLWORK_MASK
 _AUDIT = 1 << L.TIF_SYSCALL_AUDIT
 # Entries that take the full register set: the stubs of syscall_64.tbl.
-IRET_STUBS = ("stub_execve", "stub_x32_execve", "stub_rt_sigreturn", "stub_x32_rt_sigreturn")
+IRET_STUBS = frozenset(
+    ("stub_execve", "stub_x32_execve", "stub_rt_sigreturn", "stub_x32_rt_sigreturn")
+)
 FORK_STUBS = ("stub_fork", "stub_vfork", "stub_clone")
 
 

@@ -165,14 +165,13 @@ class Kernel:
         depended on changes: the kernel half's mappings or rights (its generation count), or
         the CPU's paging controls (CR0.WP, CR4.SMEP/SMAP/PAE, EFER.NXE: its rights tables);
         and it is not used off CPL 0 or with paging off. Writes still drop the decode cache
-        of a page that holds decoded code."""
+        of a page that holds decoded code. kread, kwrite and the word forms make the same
+        checks inline for a page already in the TLB."""
+        off = address & PAGE_MASK
+        if off + size > PAGE_SIZE or address < self._kernel_base:
+            return None
         cpu = self.cpu
-        if (
-            (address & PAGE_MASK) + size > PAGE_SIZE
-            or cpu.cpl
-            or not cpu._cr0 & CR0_PG
-            or address < self._kernel_base
-        ):
+        if cpu.cpl != 0 or not cpu._cr0 & CR0_PG:
             return None
         ks = self.kspace
         if self._ktlb_generation != ks.generation or self._ktlb_perm is not cpu._perm:
@@ -189,43 +188,108 @@ class Kernel:
                 return None  # not mapped, user-accessible, or not the shared kernel page
             page = cpu._page_for(address, WRITE if write else READ, False, False)
             cache[vpn] = page
-        if write and (vpn in ks.code_vpns or (vpn - 1) in ks.code_vpns):
-            ks.code_changed(vpn)  # as the CPU's own writes do (AddressSpace.code_changed)
+        if write:
+            self._kernel_code_written(address)
         return page
+
+    # kread, kwrite and the word forms first try the TLB inline: _kernel_page's checks for a
+    # page already in it (CPL 0, paging on, the TLB still valid, the bytes on one page),
+    # written out in each, because these run several times in every system call and a
+    # call to a shared check costs as much as the check.
 
     def kread(self, address: int, size: int) -> int:
         """A kernel read of kernel memory (a bug in ringsim if it faults)."""
+        cpu = self.cpu
+        off = address & PAGE_MASK
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + size <= PAGE_SIZE
+        ):
+            page = self._ktlb_read.get(address >> PAGE_SHIFT)
+            if page is not None:
+                return _ONE[size].unpack_from(page, off)[0]
         page = self._kernel_page(address, size, False)
         if page is None:
-            return int.from_bytes(self.cpu._read_bytes(address, size, READ), "little")
-        return _ONE[size].unpack_from(page, address & PAGE_MASK)[0]
+            return int.from_bytes(cpu._read_bytes(address, size, READ), "little")
+        return _ONE[size].unpack_from(page, off)[0]
 
     def kwrite(self, address: int, value: int, size: int) -> None:
         """A kernel write of kernel memory: ``value`` cut to ``size`` bytes, little-endian."""
+        cpu = self.cpu
+        off = address & PAGE_MASK
         value &= _MASKS[size]
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + size <= PAGE_SIZE
+        ):
+            page = self._ktlb_write.get(address >> PAGE_SHIFT)
+            if page is not None:
+                self._kernel_code_written(address)
+                _ONE[size].pack_into(page, off, value)
+                return
         page = self._kernel_page(address, size, True)
         if page is None:
-            self.cpu._write_bytes(address, value.to_bytes(size, "little"))
+            cpu._write_bytes(address, value.to_bytes(size, "little"))
             return
-        _ONE[size].pack_into(page, address & PAGE_MASK, value)
+        _ONE[size].pack_into(page, off, value)
 
     def kwrite_words(self, address: int, values: list[int], size: int) -> None:
         """Store ``values`` as little-endian words of ``size`` bytes (each cut to the size)."""
+        cpu = self.cpu
+        off = address & PAGE_MASK
         fmt = _words(len(values), size)
         cut = map(_MASKS[size].__and__, values)
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + fmt.size <= PAGE_SIZE
+        ):
+            page = self._ktlb_write.get(address >> PAGE_SHIFT)
+            if page is not None:
+                self._kernel_code_written(address)
+                fmt.pack_into(page, off, *cut)
+                return
         page = self._kernel_page(address, fmt.size, True)
         if page is None:
-            self.cpu._write_bytes(address, fmt.pack(*cut))
+            cpu._write_bytes(address, fmt.pack(*cut))
             return
-        fmt.pack_into(page, address & PAGE_MASK, *cut)
+        fmt.pack_into(page, off, *cut)
 
     def kread_words(self, address: int, count: int, size: int) -> list[int]:
         """Load ``count`` little-endian words of ``size`` bytes."""
+        cpu = self.cpu
+        off = address & PAGE_MASK
         fmt = _words(count, size)
+        if (
+            not cpu.cpl
+            and cpu._cr0 & CR0_PG
+            and self._ktlb_generation == self.kspace.generation
+            and self._ktlb_perm is cpu._perm
+            and off + fmt.size <= PAGE_SIZE
+        ):
+            page = self._ktlb_read.get(address >> PAGE_SHIFT)
+            if page is not None:
+                return list(fmt.unpack_from(page, off))
         page = self._kernel_page(address, fmt.size, False)
         if page is None:
-            return list(fmt.unpack(self.cpu._read_bytes(address, fmt.size, READ)))
-        return list(fmt.unpack_from(page, address & PAGE_MASK))
+            return list(fmt.unpack(cpu._read_bytes(address, fmt.size, READ)))
+        return list(fmt.unpack_from(page, off))
+
+    def _kernel_code_written(self, address: int) -> None:
+        """A write through the TLB drops the decoded instructions of its page, as the CPU's own
+        writes do (simulator.cpu.memory.AddressSpace.code_changed)."""
+        ks = self.kspace
+        vpn = address >> PAGE_SHIFT
+        if vpn in ks.code_vpns or (vpn - 1) in ks.code_vpns:
+            ks.code_changed(vpn)
 
     def enable_interrupts(self) -> None:
         self.cpu.r[RFLAGS] |= 0x200
@@ -272,7 +336,11 @@ class Kernel:
         handler that must wait raises Sleep: the task sleeps (schedule()), the run ends, and
         when the task is woken the same call runs again and the tail follows."""
         try:
-            result = self.call_table(table, number, args)
+            handler = self.handlers.get(self.tables[table].entries[number])
+            if handler is not None and self.trace is None:
+                result = handler(self, *args)  # call_table's own path, untraced
+            else:
+                result = self.call_table(table, number, args)
         except Sleep as sleep:
             task = self.current
             assert task is not None

@@ -70,21 +70,21 @@ def _fail(k: Kernel, name: str, errno: str, why: str) -> int:
     return -k.errno(errno)
 
 
-def _ptr(k: Kernel, value: int) -> int:
-    """A user pointer as the running code sees it: 32 bits for a compat call."""
+def _compat(k: Kernel) -> bool:
+    """Whether the running call sees 32-bit pointers and longs: an i386 kernel, or a compat
+    call (TS_COMPAT) on x86_64."""
     task = k.current
     assert task is not None
-    if k.kind == "i386" or task.status & L.TS_COMPAT:
-        return value & _M32
-    return value
+    return k.kind == "i386" or bool(task.status & L.TS_COMPAT)
+
+
+def _ptr(k: Kernel, value: int) -> int:
+    """A user pointer as the running code sees it: 32 bits for a compat call."""
+    return value & _M32 if _compat(k) else value
 
 
 def _long_size(k: Kernel) -> int:
-    task = k.current
-    assert task is not None
-    if k.kind == "i386" or task.status & L.TS_COMPAT:
-        return 4
-    return 8
+    return 4 if _compat(k) else 8
 
 
 def _file(k: Kernel, name: str, fd: int):
@@ -99,10 +99,11 @@ def _file(k: Kernel, name: str, fd: int):
 @handler("sys_read", "fs/read_write.c")
 def sys_read(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
     fd &= _M32
-    buf = _ptr(k, buf)
-    count &= (1 << k.word_bits) - 1
-    if _long_size(k) == 4:
+    if _compat(k):  # a 32-bit pointer and size_t (_ptr, _long_size)
+        buf &= _M32
         count &= _M32
+    else:
+        count &= (1 << k.word_bits) - 1
     f = _file(k, "sys_read", fd)
     if f is None:
         return _fail(k, "sys_read", "EBADF", f"fdget({fd}): no such open file")

@@ -61,6 +61,15 @@ def copy_to_user(k: Kernel, addr: int, data: bytes, routine: str = "copy_to_user
     """Copy ``data`` to user ``addr``; return the number of bytes NOT copied (0 on success)."""
     done = 0
     cpu = k.cpu
+    if (addr & (PAGE_SIZE - 1)) + len(data) <= PAGE_SIZE:  # one page: one access
+        try:
+            cpu._write_bytes(addr, data)
+        except FaultSignal as signal:
+            if not isinstance(signal.fault, Fault):
+                raise
+            _fault_fixup(k, signal.fault, routine)
+            return len(data)
+        return 0
     while done < len(data):
         chunk = min(len(data) - done, PAGE_SIZE - ((addr + done) & (PAGE_SIZE - 1)))
         try:
