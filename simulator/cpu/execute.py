@@ -9,6 +9,7 @@ instruction (RIP included), as the manuals require of faults.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -71,7 +72,7 @@ from simulator.cpu.segments import (
 )
 from simulator.cpu.segments import SS as SS_REG
 from simulator.cpu.state import CPUState, Snapshot
-from simulator.cpu.threaded import specialise
+from simulator.cpu.threaded import SEQUENTIAL, specialise
 
 _M64 = (1 << 64) - 1
 _M32 = 0xFFFF_FFFF
@@ -282,10 +283,12 @@ def registers_only(ins: Instruction) -> bool:
     return not (ins.mnemonic in ("mov", "pop") and type(ins.operands[0]) is SegReg)
 
 
-def _thread(owner, key: int, start: int) -> tuple[Handler, Instruction, int, bool, bool] | None:
+def _thread(owner, key: int, start: int) -> tuple | None:
     """The fast loop's entry for the instruction the decode cache holds at ``key`` (64-bit
     code): its specialised handler, the instruction, its length, whether it is plain (no
-    rollback snapshot, not IRET, cannot change the fetch context) and whether it is an HLT.
+    rollback snapshot, not IRET, cannot change the fetch context), whether it is an HLT,
+    its handler's block kind (threaded.SEQUENTIAL, BRANCH or 0) and a slot for the
+    straight run that starts there (_block).
     None when the cache has none there, the instruction runs onto the next page (its second
     page must be checked on every fetch), or no handler executes it: the slow path says
     why."""
@@ -297,9 +300,42 @@ def _thread(owner, key: int, start: int) -> tuple[Handler, Instruction, int, boo
     if generic is None:
         return None
     plain = mnemonic in _KEEPS_CONTEXT and mnemonic not in ROLLBACK and mnemonic != "iret"
-    entry = (specialise(ins, 64, generic), ins, ins.length, plain, mnemonic == "hlt")
+    fn = specialise(ins, 64, generic)
+    kind = getattr(fn, "block", 0)
+    # the last slot holds the straight run that starts here, once CPU._block has made it
+    entry = (fn, ins, ins.length, plain, mnemonic == "hlt", kind, [None])
     owner.threaded[key] = entry
     return entry
+
+
+def _block(owner, start: int, first: tuple, hooks: Hooks) -> tuple | bool | None:
+    """The straight run of instructions from ``start`` (whose entry is ``first``, marked
+    SEQUENTIAL): each following instruction on the same page, already in the fast loop's
+    entries, marked SEQUENTIAL (registers only, no fault, falls through), with no hook at
+    its address, up to and including a BRANCH. As (the hooks' version, the number of
+    instructions, the address of the last, ((handler, instruction, address, next), ...)).
+    False when the next instruction cannot join (nothing to gain, ever); None when it is
+    not decoded yet (try again later)."""
+    steps = []
+    at, entry = start, first
+    vpn = start >> PAGE_SHIFT
+    while True:
+        fn, ins, length, _, _, kind, _ = entry
+        following = at + length
+        steps.append((fn, ins, at, following))
+        if kind != SEQUENTIAL or following >> PAGE_SHIFT != vpn:
+            break
+        entry = owner.threaded.get((following << 2) | 2)
+        if entry is None:
+            if len(steps) == 1:
+                return None
+            break
+        if not entry[5] or following in hooks:
+            break
+        at = following
+    if len(steps) == 1:
+        return False
+    return (hooks.version, len(steps), steps[-1][2], tuple(steps))
 
 
 def _hlt_at(owner, vpn: int, address: int) -> bool:
@@ -316,6 +352,46 @@ def _ud(detail: str) -> FaultSignal:
     return FaultSignal(Fault(UD, None, None, detail))
 
 
+class Hooks(dict):
+    """CPU.hooks: address -> the Python run in place of the instruction there. A dict that
+    counts its changes in ``version``, so that a run of instructions checked once for hooks
+    (CPU._block) knows when to check again."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.version = 0
+
+    def __setitem__(self, key: int, value: Callable[[CPU], bool | None]) -> None:
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: int) -> None:
+        self.version += 1
+        super().__delitem__(key)
+
+    def pop(self, *args: Any) -> Any:
+        self.version += 1
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self.version += 1
+        return super().popitem()
+
+    def clear(self) -> None:
+        self.version += 1
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.version += 1
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: int, default: Any = None) -> Any:
+        self.version += 1
+        return super().setdefault(key, default)
+
+
 class CPU(CPUState):
     """A CPU that executes instructions: :meth:`step`, :meth:`run` and event delivery."""
 
@@ -330,7 +406,7 @@ class CPU(CPUState):
         self.shadow = False  # MOV SS / POP SS / STI interrupt shadow
         # Python run in place of the instruction at an address; a hook returns True to ask
         # for the run to end (the fast loop then hands back at once).
-        self.hooks: dict[int, Callable[[CPU], bool | None]] = {}
+        self.hooks: Hooks = Hooks()
         self._fetch_bits = 64  # the code size of the last fetch (16, 32 or 64)
 
     # ------------------------------------------------------------ fetch, decode
@@ -534,7 +610,7 @@ class CPU(CPUState):
     ) -> tuple[str, Instruction | None, Fault | None, tuple[Fault, ...], str]:
         """:meth:`_step` for 64-bit code whose fetch has been checked, from its fast-loop
         entry (the specialised handler, the instruction, its length, whether it is plain)."""
-        fn, ins, length, plain, _ = entry
+        fn, ins, length, plain = entry[:4]
         r = self.r
         mnemonic = ins.mnemonic
         snap = None if plain or mnemonic not in ROLLBACK else self.snapshot()
@@ -672,7 +748,37 @@ class CPU(CPUState):
                     if page is None or perm[page.flags] >= 0:
                         return n, None
                     allowed = vpn
-                fn, ins, length, plain, _ = entry
+                fn, ins, length, plain, _, kind, slot = entry
+                if kind == SEQUENTIAL and trace_step is None:
+                    block = slot[0]
+                    if block is None:
+                        block = slot[0] = _block(owner, start, entry, hooks)
+                    if (
+                        block
+                        and block[0] == hooks.version
+                        and n + block[1] <= budget
+                        and not (start < stop_at <= block[2])
+                        and not r[RFLAGS] & rf_bit
+                    ):
+                        # A straight run: what each instruction's own step would check (the
+                        # page, hooks, the end of the run, the budget, RF) holds for all of
+                        # it, and nothing in it can change that until its last instruction.
+                        self.shadow = False
+                        ran = 0
+                        try:
+                            for fn, ins, start, following in block[3]:
+                                r[RIP] = following
+                                fn(self, ins, start)
+                                ran += 1
+                        except (_Stop, FaultSignal) as stop:  # only the closing branch can
+                            n += ran + 1
+                            self.retired += ran
+                            return n, self._step_failed(stop, None, start, ins, True)
+                        n += ran
+                        self.retired += ran
+                        continue
+                    if block is not None and block is not False and block[0] != hooks.version:
+                        slot[0] = None  # the hooks changed: make it again next time
                 if plain:  # not in ROLLBACK, not IRET, in _KEEPS_CONTEXT: _step_entry inlined
                     r[RIP] = (start + length) & _M64
                     self.shadow = False

@@ -53,6 +53,24 @@ _NOT_ARITH = ~ARITH_FLAGS
 _NOT_ARITH_KEEP_CF = ~(ARITH_FLAGS & ~CF)
 
 
+# What CPU._run_fast may run as part of a straight run of instructions, checked once for
+# the run (CPU._block): a closure marked SEQUENTIAL changes registers only (no memory, no
+# fault) and falls through to the next instruction; one marked BRANCH changes RIP only and
+# may fault (#GP on a non-canonical target), so it ends a run.
+SEQUENTIAL = 1
+BRANCH = 2
+
+
+def _sequential(fn: Handler) -> Handler:
+    fn.block = SEQUENTIAL  # type: ignore[attr-defined]
+    return fn
+
+
+def _branch(fn: Handler) -> Handler:
+    fn.block = BRANCH  # type: ignore[attr-defined]
+    return fn
+
+
 def _wide_reg(op: object) -> bool:
     """A 32- or 64-bit general register operand (AH..BH and 8/16-bit writes merge: generic)."""
     return type(op) is Reg and op.size >= 4 and not op.high
@@ -86,14 +104,14 @@ def _mov(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
             r = cpu.r
             r[d] = r[s] & mask
 
-        return mov_reg
+        return _sequential(mov_reg)
     if type(src) is Imm:
         value = src.value & mask
 
         def mov_imm(cpu: CPU, ins: Instruction, start: int) -> None:
             cpu.r[d] = value
 
-        return mov_imm
+        return _sequential(mov_imm)
     return None
 
 
@@ -134,7 +152,7 @@ def _logic(op: str, writes: bool):
                 | (SF if v & sign else 0)
             )
 
-        return run
+        return _sequential(run)
 
     return make
 
@@ -168,7 +186,7 @@ def _arith(subtract: bool, writes: bool):
                 | (SF if v & sign else 0)
             )
 
-        return run
+        return _sequential(run)
 
     return make
 
@@ -213,7 +231,7 @@ def _incdec(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
             | (SF if v & sign else 0)
         )
 
-    return run
+    return _sequential(run)
 
 
 # ---------------------------------------------------------------- branches (64-bit mode)
@@ -237,7 +255,7 @@ def _jcc(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
                 raise _gp_branch(target)
             r[RIP] = target
 
-    return jcc
+    return _branch(jcc)
 
 
 def _jmp(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
@@ -253,7 +271,7 @@ def _jmp(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
             raise _gp_branch(dest)
         r[RIP] = dest
 
-    return jmp
+    return _branch(jmp)
 
 
 # ---------------------------------------------------------------- the stack (64-bit mode)
@@ -359,6 +377,9 @@ def _nop(ins: Instruction, bits: int, generic: Handler) -> Handler | None:
 
 def _nothing(cpu: CPU, ins: Instruction, start: int) -> None:
     return None
+
+
+_sequential(_nothing)
 
 
 _MAKERS: dict[str, Callable[[Instruction, int, Handler], Handler | None]] = {

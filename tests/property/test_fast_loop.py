@@ -151,3 +151,23 @@ def test_the_peer_loop_ends_alike(abi):
         ends.append((run.stop, run.steps, run.after, p.read_mem(buf, 64), m.cpu.read_tsc()))
     assert ends[0] == ends[1]
     assert ends[0][0] == "end" and ends[0][3] == bytes(16) + b"\xaa" * 48
+
+
+STRAIGHT = "mov r12, 5\nloop:\nmov eax, 1\nmov ebx, 2\nmov ecx, 3\nmov edx, 4\nsub r12, 1\njnz loop"
+
+
+@pytest.mark.parametrize("limit", range(10, 28))
+def test_a_budget_or_a_tick_inside_a_straight_run(limit):
+    """The fast loop runs the loop body above as one straight run from its second pass on;
+    a step budget, or a timer tick, that falls inside it must stop or tick at the same step
+    as stepping one instruction at a time does (traced)."""
+    for tick in (False, True):
+        ends = []
+        for trace in (False, True):
+            m = Machine.boot()
+            p = m.spawn("x86_64")
+            if tick:
+                m.tick_after(limit)
+            run = p.run(STRAIGHT, trace=trace, max_steps=2_000 if tick else limit)
+            ends.append((run.stop, run.steps, run.after, m.cpu.read_tsc()))
+        assert ends[0] == ends[1]

@@ -295,3 +295,37 @@ def test_import_leaves_the_kernel_for_the_first_boot():
             ("abi", "simulator.kernel.kernel", "simulator.kernel.ptrace", "simulator.cpu.assembler")
         )
     )
+
+
+def test_a_hook_added_inside_a_straight_run_runs():
+    """The fast loop runs a straight run of register-only instructions (CPU._block) after
+    checking it once for hooks; a hook added afterwards at an address inside the run must
+    still run in place of its instruction (CPU.hooks counts its changes)."""
+    from simulator.cpu.assembler import assemble
+    from simulator.cpu.registers import R12, RAX, RBX
+
+    m = Machine.boot()
+    p = m.spawn("x86_64")
+    body = "loop:\nmov eax, 1\nmov ebx, 2\nmov ecx, 3\nsub r12, 1\njnz loop"
+    run = p.run(f"mov r12, 3\n{body}", trace=False)  # three passes: the run is made
+    assert run.stop == "end" and run.after.reg("rbx") == 2
+    cpu = m.cpu
+    end = run.after.regs[RIP]
+    loop = end - len(assemble(body, mode=64, address=0))
+    mov_ebx = loop + len(assemble("mov eax, 1", mode=64))
+    calls = []
+
+    def hook(c):
+        calls.append(c.r[RIP])
+        c.r[RBX] = 0x99  # in place of mov ebx, 2
+        c.r[RIP] = mov_ebx + len(assemble("mov ebx, 2", mode=64))
+
+    cpu.hooks[mov_ebx] = hook
+    try:
+        cpu.r[RIP], cpu.r[R12], cpu.r[RAX] = loop, 1, 0
+        steps, answer = cpu._run_fast(100, end, 0, 0, True)
+    finally:
+        del cpu.hooks[mov_ebx]
+    assert answer is True and calls == [mov_ebx]
+    assert cpu.r[RBX] == 0x99 and cpu.r[RAX] == 1
+    assert steps == 5  # mov eax, the hook, mov ecx, sub, jnz
