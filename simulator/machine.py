@@ -29,6 +29,7 @@ from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
 from simulator.cpu.state import visible_changes
+from simulator.trace import CPU as CPU_EVENT
 from simulator.trace import FAULT, Trace
 
 if TYPE_CHECKING:
@@ -1354,10 +1355,11 @@ class _StepTrace:
     HOOK) or a tick between two steps can change anything: after a hook everything is read
     again, and ``forget`` makes the next step read everything first (``ready``)."""
 
-    __slots__ = ("cpu", "last_regs", "last_visible", "t", "vendor")
+    __slots__ = ("append", "cpu", "last_regs", "last_visible", "t", "vendor")
 
     def __init__(self, t: Trace, cpu: CPU) -> None:
         self.t = t
+        self.append = t.step_appender()
         self.cpu = cpu
         self.vendor = cpu.vendor.name
         self.last_visible: tuple | None = None
@@ -1392,12 +1394,11 @@ class _StepTrace:
             self.last_visible = visible
         if outcome in (DELIVERED, SHUTDOWN):
             source = DELIVERY_SECTION
-        t = self.t
-        # the registers' changes are named when the trace is read (Trace.record_step)
-        t.record_step(ring, source or "CPU", text, self.last_regs, regs, changes, rip)
+        # Trace.record_step: the registers' changes are named when the trace is read
+        self.append((CPU_EVENT, ring, source or "CPU", text, changes, rip, self.last_regs, regs))
         self.last_regs = regs
         for fault in delivered:
-            t.record(
+            self.t.record(
                 FAULT,
                 ring,
                 "Intel SDM Vol. 3A §6.12 (delivery through the IDT)",

@@ -749,7 +749,7 @@ class CPU(CPUState):
                         return n, None
                     allowed = vpn
                 fn, ins, length, plain, _, kind, slot = entry
-                if kind == SEQUENTIAL and trace_step is None:
+                if kind == SEQUENTIAL:
                     block = slot[0]
                     if block is None:
                         block = slot[0] = _block(owner, start, entry, hooks)
@@ -764,18 +764,31 @@ class CPU(CPUState):
                         # page, hooks, the end of the run, the budget, RF) holds for all of
                         # it, and nothing in it can change that until its last instruction.
                         self.shadow = False
-                        ran = 0
-                        try:
-                            for fn, ins, start, following in block[3]:
-                                r[RIP] = following
-                                fn(self, ins, start)
-                                ran += 1
-                        except (_Stop, FaultSignal) as stop:  # only the closing branch can
-                            n += ran + 1
+                        if trace_step is None:
+                            ran = 0
+                            try:
+                                for fn, ins, start, following in block[3]:
+                                    r[RIP] = following
+                                    fn(self, ins, start)
+                                    ran += 1
+                            except (_Stop, FaultSignal) as stop:  # only the closing branch
+                                n += ran + 1
+                                self.retired += ran
+                                return n, self._step_failed(stop, None, start, ins, True)
+                            n += ran
                             self.retired += ran
-                            return n, self._step_failed(stop, None, start, ins, True)
-                        n += ran
-                        self.retired += ran
+                            continue
+                        for fn, ins, start, following in block[3]:  # each step recorded
+                            r[RIP] = following
+                            n += 1
+                            try:
+                                fn(self, ins, start)
+                            except (_Stop, FaultSignal) as stop:
+                                failed = self._step_failed(stop, None, start, ins, True)
+                                trace_step(ins, start, ring, failed[0], failed[3])
+                                return n, failed
+                            self.retired += 1
+                            trace_step(ins, start, ring, COMPLETED, ())
                         continue
                     if block is not None and block is not False and block[0] != hooks.version:
                         slot[0] = None  # the hooks changed: make it again next time

@@ -242,29 +242,36 @@ def visible_changes(before: tuple, after: tuple) -> list[tuple[str, Any, Any]]:
     if before == after:
         return []
     out: list[tuple[str, Any, Any]] = []
-    a_sel, b_sel = before[0], after[0]
-    if a_sel != b_sel:
-        out += [(n, a, b) for n, a, b in zip(SREG_NAMES, a_sel, b_sel, strict=True) if a != b]
+    a, b = before[0], after[0]
+    if a != b:  # the indexes that differ, found in C (map and compress), then named
+        out += [(SREG_NAMES[i], a[i], b[i]) for i in compress(_SIX, map(ne, a, b))]
     if before[1] != after[1]:
         out.append(("cpl", before[1], after[1]))
-    if before[2] != after[2]:
-        crs = zip(("cr0", "cr2", "cr3", "cr4"), before[2], after[2], strict=True)
-        out += [(n, a, b) for n, a, b in crs if a != b]
-    a_msrs, b_msrs = before[3], after[3]
-    if a_msrs is not b_msrs and a_msrs != b_msrs:
-        if [n for n, _ in a_msrs] == [n for n, _ in b_msrs]:  # the same MSRs, in one order
-            pairs = zip(a_msrs, b_msrs, strict=True)
-            out += [(M.NAMES[n], a, b) for (n, a), (_, b) in pairs if a != b]
+    a, b = before[2], after[2]
+    if a != b:
+        out += [(_CR_NAMES[i], a[i], b[i]) for i in compress(_FOUR, map(ne, a, b))]
+    a, b = before[4], after[4]
+    if a is not b and a != b:
+        keys = before[3]
+        if keys is after[3] or keys == after[3]:  # the same MSRs in one order: by index
+            out += [
+                (M.NAMES[keys[i]], a[i], b[i]) for i in compress(range(len(keys)), map(ne, a, b))
+            ]
         else:
-            later = dict(b_msrs)
-            out += [(M.NAMES[n], v, later[n]) for n, v in a_msrs if v != later[n]]
-    if before[4:] != after[4:]:
-        for name, a, b in zip(_TABLE_NAMES, before[4:], after[4:], strict=True):
+            later = dict(zip(after[3], b, strict=True))
+            out += [
+                (M.NAMES[n], v, later[n]) for n, v in zip(keys, a, strict=True) if v != later[n]
+            ]
+    if before[5:] != after[5:]:
+        for name, a, b in zip(_TABLE_NAMES, before[5:], after[5:], strict=True):
             if a is not b and a != b:
                 out.append((name, a, b))
     return out
 
 
+_SIX = range(6)
+_FOUR = range(4)
+_CR_NAMES = ("cr0", "cr2", "cr3", "cr4")
 _TABLE_NAMES = ("gdtr", "idtr", "ldtr", "tr")
 
 
@@ -350,10 +357,10 @@ class CPUState:
         self.spaces: dict[int, AddressSpace] = {}
         self.space = AddressSpace("no address space at this CR3")
         self._perm: tuple[tuple[int, ...], ...] = ()
-        # snapshot()'s last MSR tuple, reused while the MSR values stay the same:
-        # (the values dict, its values, the (number, value) pairs). The dict keeps its keys:
-        # MSRFile never adds or removes one, and restore() puts in a new dict.
-        self._msr_items: tuple[object, tuple[int, ...], tuple[tuple[int, int], ...]] | None = None
+        # The last MSR tuples made (_msr_view), reused while the values stay the same: (the
+        # values dict, its values, the (number, value) pairs, its numbers). The dict keeps
+        # its keys: MSRFile never adds or removes one, and restore() puts in a new dict.
+        self._msr_items: tuple[object, tuple, tuple, tuple] | None = None
         self._rebuild_permissions()
 
     # ------------------------------------------------------------------ modes
@@ -797,16 +804,26 @@ class CPUState:
 
     # -------------------------------------------------------------- snapshots
 
-    def _msr_pairs(self) -> tuple[tuple[int, int], ...]:
-        """The MSRs as (number, value) pairs: the last tuple made while no MSR changed."""
+    def _msr_view(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]:
+        """The MSRs as (numbers, values, (number, value) pairs); the numbers and the pairs
+        are the last ones made while no MSR changed (the numbers while the dict is the
+        same one)."""
         values = self.msr.values
         current = tuple(values.values())
         last = self._msr_items
-        if last is not None and last[0] is values and last[1] == current:
-            return last[2]
-        msrs = tuple(values.items())
-        self._msr_items = (values, current, msrs)
-        return msrs
+        if last is not None and last[0] is values:
+            if last[1] == current:
+                return last[3], last[1], last[2]
+            keys = last[3]
+        else:
+            keys = tuple(values)
+        pairs = tuple(values.items())
+        self._msr_items = (values, current, pairs, keys)
+        return keys, current, pairs
+
+    def _msr_pairs(self) -> tuple[tuple[int, int], ...]:
+        """The MSRs as (number, value) pairs: the last tuple made while no MSR changed."""
+        return self._msr_view()[2]
 
     def snapshot(self) -> Snapshot:
         """The whole CPU state as a frozen, comparable value (cheap: flat copies; the MSR
@@ -826,13 +843,15 @@ class CPUState:
 
     def visible_state(self) -> tuple:
         """What a trace's CPU step shows of the CPU besides the registers, as one flat tuple:
-        selectors, CPL, control registers, MSR pairs, GDTR, IDTR, and the LDTR and TR
-        selectors (the hidden caches left out). :func:`visible_changes` diffs two."""
+        selectors, CPL, control registers, MSR numbers and values, GDTR, IDTR, and the
+        LDTR and TR selectors (the hidden caches left out). :func:`visible_changes` diffs two."""
+        keys, values, _ = self._msr_view()
         return (
             tuple(self.sel),
             self.cpl,
             (self._cr0, self.cr2, self.cr3, self._cr4),
-            self._msr_pairs(),
+            keys,
+            values,
             self.gdtr,
             self.idtr,
             self.ldtr[0],

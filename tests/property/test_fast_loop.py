@@ -1,7 +1,9 @@
-"""An untraced run takes the CPU's fast loop (CPU._run_fast, with the handlers of
-simulator/cpu/threaded.py); a traced run steps every instruction through CPU._step. Both
-must end alike, byte for byte: the stop and its detail, the step count, the signal, every
-register, segment cache and MSR, the memory the program wrote, the TSC.
+"""An untraced or traced run takes the CPU's fast loop (CPU._run_fast: the handlers of
+simulator/cpu/threaded.py, straight runs of register-only instructions, the kernel's hooks
+in place); the reference steps every instruction through CPU._step, one at a time (the
+fast loop switched off). Both must end alike, byte for byte: the stop and its detail, the
+step count, the signal, every register, segment cache and MSR, the memory the program
+wrote, the TSC, and for a traced run the whole trace.
 
 The programs are drawn from pieces that cross every hand-over the fast loop has: system
 calls (the kernel's hooks and SYSCALL/SYSRET, INT 0x80/IRET), faults delivered to the
@@ -10,11 +12,14 @@ kernel and signals, HLT at CPL 3, loops, the stack, a timer tick mid-run, and co
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator import Machine
+from simulator.cpu import CPU
 
 REG64 = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12"]
 REG32 = ["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp"]
@@ -68,7 +73,23 @@ def _piece32() -> st.SearchStrategy[str]:
     )
 
 
-def _end(abi: str, profile: str, program: list[str], tick: int | None, trace: bool):
+def _one_at_a_time(self, *args, **kwargs):
+    """CPU._run_fast switched off: it takes nothing, so every step is CPU._step's."""
+    return 0, None
+
+
+def _end(
+    abi: str,
+    profile: str,
+    program: list[str],
+    tick: int | None,
+    trace: bool,
+    fast_loop: bool = True,
+    max_steps: int = 2_000,
+):
+    if not fast_loop:
+        with patch.object(CPU, "_run_fast", _one_at_a_time):
+            return _end(abi, profile, program, tick, trace, True, max_steps)
     m = Machine.boot() if profile == "linux-3.16" else Machine.boot(profile=profile)
     p = m.spawn(abi)
     buf = p.alloc(64)
@@ -82,9 +103,17 @@ def _end(abi: str, profile: str, program: list[str], tick: int | None, trace: bo
         .replace("LOOP", f"loop{i}")
         for i, piece in enumerate(program)
     )
-    run = p.run(code, trace=trace, max_steps=2_000)
+    run = p.run(code, trace=trace, max_steps=max_steps)
     mem = p.read_mem(buf, 64) if p.alive else None
-    return (run.stop, run.detail, run.steps, run.signal, run.after, mem, m.cpu.read_tsc())
+    end = (run.stop, run.detail, run.steps, run.signal, run.after, mem, m.cpu.read_tsc())
+    return end, (run.trace.render() if run.trace is not None else None)
+
+
+def _check(abi: str, profile: str, program: list[str], tick: int | None, **kw) -> None:
+    """Untraced and traced with the fast loop, against the traced reference without it."""
+    reference = _end(abi, profile, program, tick, True, fast_loop=False, **kw)
+    assert _end(abi, profile, program, tick, False, **kw)[0] == reference[0]
+    assert _end(abi, profile, program, tick, True, **kw) == reference
 
 
 BUF = "BUF"
@@ -96,12 +125,10 @@ BUF = "BUF"
     profile=st.sampled_from(["linux-3.16", "linux-6.9"]),
     tick=st.none() | st.integers(1, 60),
 )
-def test_untraced_run_ends_as_the_traced_one(data, abi, profile, tick):
+def test_the_fast_loop_ends_as_one_step_at_a_time(data, abi, profile, tick):
     pieces = _piece64() if abi != "i386" else _piece32()
     program = data.draw(st.lists(pieces, min_size=1, max_size=8), label="program")
-    fast = _end(abi, profile, program, tick, trace=False)
-    slow = _end(abi, profile, program, tick, trace=True)
-    assert fast == slow
+    _check(abi, profile, program, tick)
 
 
 # Each hand-over at least once, whatever the draws above: the kernel's entry reached from
@@ -122,9 +149,7 @@ FIXED = [
 @pytest.mark.parametrize("profile", ["linux-3.16", "linux-6.9"])
 @pytest.mark.parametrize(("abi", "tick", "program"), FIXED)
 def test_fixed_programs_end_alike(abi, tick, program, profile):
-    assert _end(abi, profile, program, tick, trace=False) == _end(
-        abi, profile, program, tick, trace=True
-    )
+    _check(abi, profile, program, tick)
 
 
 @pytest.mark.parametrize("abi", ["x86_64", "i386"])
@@ -160,14 +185,6 @@ STRAIGHT = "mov r12, 5\nloop:\nmov eax, 1\nmov ebx, 2\nmov ecx, 3\nmov edx, 4\ns
 def test_a_budget_or_a_tick_inside_a_straight_run(limit):
     """The fast loop runs the loop body above as one straight run from its second pass on;
     a step budget, or a timer tick, that falls inside it must stop or tick at the same step
-    as stepping one instruction at a time does (traced)."""
-    for tick in (False, True):
-        ends = []
-        for trace in (False, True):
-            m = Machine.boot()
-            p = m.spawn("x86_64")
-            if tick:
-                m.tick_after(limit)
-            run = p.run(STRAIGHT, trace=trace, max_steps=2_000 if tick else limit)
-            ends.append((run.stop, run.steps, run.after, m.cpu.read_tsc()))
-        assert ends[0] == ends[1]
+    as stepping one instruction at a time does."""
+    _check("x86_64", "linux-3.16", [STRAIGHT], None, max_steps=limit)
+    _check("x86_64", "linux-3.16", [STRAIGHT], limit)
