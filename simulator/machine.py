@@ -1158,8 +1158,8 @@ class Process:
     ) -> tuple[str, str, int]:
         """Step the CPU until ``done()``, a stop from the kernel, or the budget.
 
-        ``fast`` (end, lo, hi, whole) lets an untraced run take the CPU's fast loop
-        (CPU._run_fast) between the steps that need this one (ticks, the rest). It says
+        ``fast`` (end, lo, hi, whole) lets the run take the CPU's fast loop (CPU._run_fast,
+        traced or not) between the steps that need this one (ticks, the rest). It says
         what ``done`` comes to between two hooks: RIP at ``end``, or an HLT byte at RIP
         within ``[lo, hi)``. ``whole`` says that is all of ``done``; without it the fast
         loop hands back after every hook and every instruction that can change the CPL, and

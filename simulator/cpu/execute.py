@@ -657,14 +657,16 @@ class CPU(CPUState):
         whole: bool,
         trace_step: Callable[[Instruction, int, int, str, tuple[Fault, ...]], None] | None = None,
     ) -> tuple[int, object]:
-        """Up to ``budget`` steps of 64-bit code with paging on, for a run that records no
-        trace: the steps :meth:`_step` would take (``deliver`` on), with less work each.
+        """Up to ``budget`` steps of 64-bit code with paging on: the steps :meth:`_step`
+        would take (``deliver`` on), with less work each.
 
         What the fetches depend on (CS, CPL, EFER, CR0, CR3, the rights tables, RFLAGS.AC)
         is read once, and read again after any instruction that can change it (one not in
         ``_KEEPS_CONTEXT``). Each instruction runs the handler that
         :func:`simulator.cpu.threaded.specialise` made for it from the decode cache, and
-        every fetch still makes the canonical and page-rights checks.
+        every fetch still makes the canonical and page-rights checks (the rights when the
+        fetch moves to another page). A straight run of register-only instructions
+        (:func:`_block`) is checked once and run together.
 
         Before each instruction, at CPL 3, the loop stops (answer True) when RIP is
         ``stop_at`` or the byte at RIP, within ``[lo, hi)``, is an HLT. It hands back
