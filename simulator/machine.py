@@ -29,7 +29,6 @@ from simulator.cpu.memory import PAGE_MASK, PAGE_SHIFT
 from simulator.cpu.registers import RAX, RIP, RSP
 from simulator.cpu.segments import SREG_NAMES
 from simulator.cpu.state import visible_changes
-from simulator.trace import CPU as CPU_EVENT
 from simulator.trace import FAULT, Trace
 
 if TYPE_CHECKING:
@@ -759,7 +758,7 @@ class Process:
         """Whether the process is stopped for its tracer (TASK_TRACED)."""
         return self.task.stopped
 
-    def _first_run(self, t, done, max_steps: int, finish, fast=None):
+    def _first_run(self, t, done, max_steps: int, finish, fast: tuple[int, int, int, bool]):
         """Run until ``done`` or a stop; a run parked by a ptrace stop or a sleep is kept to go
         on later (Process._continue), and ``finish`` makes the result of what ran so far.
         ``fast``: see :meth:`_run`."""
@@ -769,7 +768,7 @@ class Process:
         self.machine.kernel.trace = None
         return finish(stop, detail, steps)
 
-    def _stopped_run(self, t, done, max_steps: int, finish, fast=None) -> None:
+    def _stopped_run(self, t, done, max_steps: int, finish, fast) -> None:
         """The run stopped for a tracer: keep the ring-0 state and how to go on."""
         self.task.kernel_state = self.machine.cpu.snapshot()
         self._pending = (t, done, max_steps, finish, fast)
@@ -1154,7 +1153,7 @@ class Process:
         t: Trace | None,
         done,
         max_steps: int,
-        fast: tuple[int, int, int, bool] | None = None,
+        fast: tuple[int, int, int, bool],
     ) -> tuple[str, str, int]:
         """Step the CPU until ``done()``, a stop from the kernel, or the budget.
 
@@ -1176,31 +1175,30 @@ class Process:
         steptrace = _StepTrace(t, cpu) if t is not None else None
         while steps < max_steps:
             result = None
-            if fast is not None:
-                budget = max_steps - steps
-                tick = machine._tick_at
+            budget = max_steps - steps
+            tick = machine._tick_at
+            if tick is not None:
+                budget = min(budget, tick - 1)
+            if budget > 0:
+                if steptrace is not None:
+                    steptrace.ready()
+                n, result = cpu._run_fast(
+                    budget, *fast, steptrace.step if steptrace is not None else None
+                )
+                steps += n
                 if tick is not None:
-                    budget = min(budget, tick - 1)
-                if budget > 0:
-                    if steptrace is not None:
-                        steptrace.ready()
-                    n, result = cpu._run_fast(
-                        budget, *fast, steptrace.step if steptrace is not None else None
-                    )
-                    steps += n
-                    if tick is not None:
-                        machine._tick_at = tick - n
-                    if result is True:
+                    machine._tick_at = tick - n
+                if result is True:
+                    self.task.user_state = cpu.snapshot()
+                    return "returned", "", steps
+                if result is None:
+                    # handed back before an instruction it does not take: that
+                    # instruction may be where the run ends
+                    if n and cpu.cpl == 3 and done():
                         self.task.user_state = cpu.snapshot()
                         return "returned", "", steps
-                    if result is None:
-                        # handed back before an instruction it does not take: that
-                        # instruction may be where the run ends
-                        if n and cpu.cpl == 3 and done():
-                            self.task.user_state = cpu.snapshot()
-                            return "returned", "", steps
-                        if steps >= max_steps:
-                            break
+                    if steps >= max_steps:
+                        break
             if result is None:
                 steps += 1
                 if machine._tick_at is not None:
@@ -1355,11 +1353,10 @@ class _StepTrace:
     HOOK) or a tick between two steps can change anything: after a hook everything is read
     again, and ``forget`` makes the next step read everything first (``ready``)."""
 
-    __slots__ = ("append", "cpu", "last_regs", "last_visible", "t", "vendor")
+    __slots__ = ("cpu", "last_regs", "last_visible", "t", "vendor")
 
     def __init__(self, t: Trace, cpu: CPU) -> None:
         self.t = t
-        self.append = t.step_appender()
         self.cpu = cpu
         self.vendor = cpu.vendor.name
         self.last_visible: tuple | None = None
@@ -1394,8 +1391,8 @@ class _StepTrace:
             self.last_visible = visible
         if outcome in (DELIVERED, SHUTDOWN):
             source = DELIVERY_SECTION
-        # Trace.record_step: the registers' changes are named when the trace is read
-        self.append((CPU_EVENT, ring, source or "CPU", text, changes, rip, self.last_regs, regs))
+        # the registers' changes are named when the trace is read
+        self.t.record_step(ring, source or "CPU", text, self.last_regs, regs, changes, rip)
         self.last_regs = regs
         for fault in delivered:
             self.t.record(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -106,12 +106,6 @@ class Trace:
         shared) and named when the trace is read: those of the general registers and RFLAGS
         that differ (RIP, which every step changes, aside), then ``changes``, the rest."""
         self._raw.append((CPU, ring, where, what, changes, address, before, after))
-
-    def step_appender(self) -> Callable[[tuple], None]:
-        """``record_step`` for a recorder on the hot path, without the call: a callable that
-        takes the step as one tuple, (CPU, ring, where, what, changes, address, before,
-        after)."""
-        return self._raw.append
 
     @property
     def events(self) -> list[Event]:

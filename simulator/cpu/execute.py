@@ -242,19 +242,6 @@ def handler(*mnemonics: str, rollback: bool = False) -> Callable[[Handler], Hand
     return register
 
 
-# Instructions that cannot change what the fast loop read once for its fetches: CS, the
-# CPL, EFER, CR0/CR3/CR4 and the rights tables, RFLAGS.AC, halted. After any other one the
-# loop reads them again. (A MOV or POP to SS/DS/ES/FS/GS loads a data segment, never CS;
-# SWAPGS changes GS only.)
-_KEEPS_CONTEXT = frozenset(
-    (
-        "adc", "add", "and", "call", "cli", "cmp", "dec", "inc", "jcc", "jmp", "lea", "lsl",
-        "mov", "movzx", "mul", "neg", "nop", "not", "or", "pop", "push", "rdmsr", "rdtsc",
-        "rdtscp", "ret", "sar", "sbb", "shl", "shr", "sti", "sub", "swapgs", "test", "xor",
-    )
-)  # fmt: skip
-
-
 _HOOK_RAN = (COMPLETED, None, None, (), "hook")
 
 # The handler _step runs for a decoded instruction (simulator.cpu.threaded's, or the
@@ -272,6 +259,12 @@ _REGISTERS_ONLY = frozenset(
         "rdtscp", "ret", "sar", "sbb", "shl", "shr", "sti", "sub", "test", "xor",
     )
 )  # fmt: skip
+
+# Instructions that cannot change what the fast loop read once for its fetches: CS, the
+# CPL, EFER, CR0/CR3/CR4 and the rights tables, RFLAGS.AC, halted. After any other one the
+# loop reads them again. Those above, and SWAPGS, which changes GS only (a MOV or POP to
+# SS/DS/ES/FS/GS, which registers_only refuses, loads a data segment, never CS).
+_KEEPS_CONTEXT = _REGISTERS_ONLY | {"swapgs"}
 
 
 def registers_only(ins: Instruction) -> bool:
@@ -574,6 +567,10 @@ class CPU(CPUState):
                     (),
                     f"instruction {got.mnemonic} ({got.raw.hex(' ')}) is not modeled by ringsim",
                 )
+            if owner is not None:  # 64-bit code: its entry, for this time and the next
+                entry = _thread(owner, (start << 2) | 2, start)
+                if entry is not None:
+                    return self._step_entry(entry, start, deliver)
             ins = got
             mnemonic = ins.mnemonic
             known = _SPECIALISED.get(id(ins))
@@ -590,8 +587,6 @@ class CPU(CPUState):
             if mnemonic in ROLLBACK:
                 snap = self.snapshot()
             bits = self._fetch_bits
-            if owner is not None:
-                _thread(owner, (start << 2) | 2, start)  # for the next time it runs
             r[RIP] = (start + ins.length) & (_M64 if bits == 64 else _M32 if bits == 32 else 0xFFFF)
             self.shadow = False
             rf = r[RFLAGS] & F.RF
@@ -732,8 +727,6 @@ class CPU(CPUState):
                         return n, _HOOK_RAN
                     break  # the hook may have changed anything: read the context again
                 if entry is None:
-                    if ((start + _CANON) & _M64) >> 48:
-                        return n, None
                     if key not in owner.decoded:  # type: ignore[union-attr]
                         # First time here: decode it the long way, with every check. A fault
                         # or an instruction ringsim does not run is left to _step, which

@@ -181,17 +181,13 @@ class Snapshot:
         registers, and a trace diffs every step."""
         return tuple(Change(name, a, b) for name, a, b in self.diff_items(later))
 
-    def diff_items(
-        self, later: Snapshot, *, hidden: bool = True, registers: bool = True
-    ) -> list[tuple[str, Any, Any]]:
+    def diff_items(self, later: Snapshot, *, hidden: bool = True) -> list[tuple[str, Any, Any]]:
         """``diff`` as plain (name, before, after) tuples (what a trace event stores).
 
         With ``hidden`` false, RIP (which every step changes) and the hidden descriptor
-        caches are left out, as a trace's CPU step shows them. With ``registers`` false the
-        general registers, RIP and RFLAGS are left out (a caller that diffs them itself with
-        :func:`register_changes` puts the two together in this order)."""
+        caches are left out, as a trace's CPU step shows them."""
         out: list[tuple[str, Any, Any]] = []
-        if registers and self.regs != later.regs:
+        if self.regs != later.regs:
             out += register_changes(self.regs, later.regs, rip=hidden)
         if self.selectors != later.selectors or (hidden and self.caches != later.caches):
             for i, name in enumerate(SREG_NAMES):
@@ -237,8 +233,8 @@ class Snapshot:
 
 def visible_changes(before: tuple, after: tuple) -> list[tuple[str, Any, Any]]:
     """(name, before, after) for what differs between two ``CPUState.visible_state``
-    tuples, named and ordered as ``Snapshot.diff_items(hidden=False, registers=False)``
-    names them: selectors, CPL, control registers, MSRs, GDTR, IDTR, LDTR, TR."""
+    tuples, named and ordered as ``Snapshot.diff_items(hidden=False)`` names them after the
+    registers: selectors, CPL, control registers, MSRs, GDTR, IDTR, LDTR, TR."""
     if before == after:
         return []
     out: list[tuple[str, Any, Any]] = []
@@ -821,10 +817,6 @@ class CPUState:
         self._msr_items = (values, current, pairs, keys)
         return keys, current, pairs
 
-    def _msr_pairs(self) -> tuple[tuple[int, int], ...]:
-        """The MSRs as (number, value) pairs: the last tuple made while no MSR changed."""
-        return self._msr_view()[2]
-
     def snapshot(self) -> Snapshot:
         """The whole CPU state as a frozen, comparable value (cheap: flat copies; the MSR
         pairs are shared with the last snapshot while no MSR has changed)."""
@@ -834,7 +826,7 @@ class CPUState:
             tuple(self.cache),
             self.cpl,
             (self._cr0, self.cr2, self.cr3, self._cr4),
-            self._msr_pairs(),
+            self._msr_view()[2],
             self.gdtr,
             self.idtr,
             self.ldtr,

@@ -336,11 +336,7 @@ class Kernel:
         handler that must wait raises Sleep: the task sleeps (schedule()), the run ends, and
         when the task is woken the same call runs again and the tail follows."""
         try:
-            handler = self.handlers.get(self.tables[table].entries[number])
-            if handler is not None and self.trace is None:
-                result = handler(self, *args)  # call_table's own path, untraced
-            else:
-                result = self.call_table(table, number, args)
+            result = self.call_table(table, number, args)
         except Sleep as sleep:
             task = self.current
             assert task is not None
